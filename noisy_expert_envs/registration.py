@@ -1,0 +1,141 @@
+"""The ``NoisyExpert/*`` environment ids and the factory behind them.
+
+Gymnasium 0.29 calls :func:`register_envs` through the ``gymnasium.envs`` entry point while it is
+still half-imported, so this module imports ``register``/``registry`` from
+``gymnasium.envs.registration`` and nothing heavy at import time. Importing ``noisy_expert_envs``
+registers too (idempotently), which keeps gymnasium >= 1.0 working, where entry points are gone.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from gymnasium.envs.registration import load_env_creator, register, registry
+
+from noisy_expert_envs.noise.base import NoiseModel
+
+NAMESPACE = "NoisyExpert"
+WRAPPER_KWARGS = ("expert", "noise", "labels", "include_distribution", "include_clean", "noise_seed")
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """How to build one task and its clean expert.
+
+    ``make_env`` is a Gymnasium env class or ``"module:Class"`` entry point; ``make_expert`` builds
+    the clean expert from the constructed env (or is ``"module:Class"`` of an argument-free expert).
+    """
+
+    make_env: str
+    make_expert: str
+    max_episode_steps: int | None
+    reward_threshold: float | None = None
+
+
+def _classic(entry_point: str, expert: str, steps: int, threshold: float | None) -> TaskSpec:
+    return TaskSpec(f"gymnasium.envs.classic_control.{entry_point}", f"noisy_expert_envs.experts.classic_control:{expert}",
+                    steps, threshold)
+
+
+TASKS: dict[str, TaskSpec] = {
+    "CombinationLock-v0": TaskSpec(
+        "noisy_expert_envs.tasks.combination_lock:CombinationLockEnv",
+        "noisy_expert_envs.registration:combination_lock_expert",
+        None,  # every episode ends by itself within `horizon` steps
+        1.0,
+    ),
+    "CartPole-v1": _classic("cartpole:CartPoleEnv", "CartPoleExpert", 500, 475.0),
+    "MountainCar-v0": _classic("mountain_car:MountainCarEnv", "MountainCarExpert", 200, -110.0),
+    "Acrobot-v1": _classic("acrobot:AcrobotEnv", "AcrobotExpert", 500, -100.0),
+    "Pendulum-v1": _classic("pendulum:PendulumEnv", "PendulumExpert", 200, None),
+    "MountainCarContinuous-v0": _classic(
+        "continuous_mountain_car:Continuous_MountainCarEnv", "MountainCarContinuousExpert", 999, 90.0
+    ),
+}
+
+
+def combination_lock_expert(env: Any) -> Any:
+    """The clean expert of a constructed ``CombinationLockEnv``: its secret code."""
+    from noisy_expert_envs.tasks.combination_lock import CombinationLockExpert
+
+    return CombinationLockExpert(env.code, env.n_actions)
+
+
+def _build_expert(spec: TaskSpec, env: Any) -> Any:
+    factory = load_env_creator(spec.make_expert)
+    return factory(env) if inspect.isfunction(factory) else factory()
+
+
+def make_noisy_env(
+    task: str,
+    *,
+    expert: Any = None,
+    noise: NoiseModel | str | None = None,
+    render_mode: str | None = None,
+    **kwargs: Any,
+) -> Any:
+    """Build ``task`` wrapped in a :class:`NoisyExpertWrapper` (the entry point of every id).
+
+    ``kwargs`` are split by name: the task's constructor arguments go to the task, the wrapper's
+    (``labels``, ``include_distribution``, ``include_clean``, ``noise_seed``) to the wrapper, and the
+    rest are the noise model's flat parameters. ``noise`` defaults to ``"uniform"`` (Discrete
+    actions, epsilon 0.2) or ``"gaussian"`` (Box actions, sigma 0.2); ``expert`` defaults to the
+    task's clean expert.
+    """
+    from gymnasium import spaces
+
+    from noisy_expert_envs.noise.factory import make_noise, noise_parameters
+    from noisy_expert_envs.wrapper import NoisyExpertWrapper
+
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; valid choices: {sorted(TASKS)}")
+    spec = TASKS[task]
+    env_cls = load_env_creator(spec.make_env)
+    env_params = set(inspect.signature(env_cls).parameters) - {"render_mode"}
+    env_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in env_params}
+    wrapper_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in WRAPPER_KWARGS}
+    env = env_cls(render_mode=render_mode, **env_kwargs)
+    if noise is None:
+        noise = "gaussian" if isinstance(env.action_space, spaces.Box) else "uniform"
+    if isinstance(noise, str):
+        try:
+            noise = make_noise(noise, env.action_space, **kwargs)
+        except TypeError as err:
+            if not str(err).startswith("unknown parameter"):
+                raise
+            table_params = sorted(noise_parameters(type(make_noise(noise, env.action_space))))
+            raise TypeError(
+                f"unknown keyword argument(s) {sorted(kwargs)} for {NAMESPACE}/{task}; valid: task "
+                f"arguments {sorted(env_params)}, wrapper arguments {sorted(WRAPPER_KWARGS)}, "
+                f"parameters of noise {noise!r}: {table_params}"
+            ) from None
+        kwargs = {}
+    if kwargs:
+        raise TypeError(
+            f"unknown keyword argument(s) {sorted(kwargs)} for {NAMESPACE}/{task} with a noise object; "
+            f"valid: task arguments {sorted(env_params)}, wrapper arguments {sorted(WRAPPER_KWARGS)}"
+        )
+    expert = _build_expert(spec, env) if expert is None else expert
+    return NoisyExpertWrapper(env, expert, noise, **wrapper_kwargs)
+
+
+def register_envs() -> None:
+    """Register every ``NoisyExpert/*`` id (idempotent; the ``gymnasium.envs`` entry point)."""
+    for name, spec in TASKS.items():
+        env_id = f"{NAMESPACE}/{name}"
+        if env_id in registry:
+            continue
+        register(
+            id=env_id,
+            entry_point="noisy_expert_envs.registration:make_noisy_env",
+            kwargs={"task": name},
+            max_episode_steps=spec.max_episode_steps,
+            reward_threshold=spec.reward_threshold,
+        )
+
+
+def registered_ids() -> list[str]:
+    """All ``NoisyExpert/*`` ids currently registered."""
+    return sorted(env_id for env_id in registry if env_id.startswith(f"{NAMESPACE}/"))

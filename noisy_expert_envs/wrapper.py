@@ -1,0 +1,100 @@
+"""``NoisyExpertWrapper``: puts the noisy expert's label for the current observation in ``info``."""
+
+from __future__ import annotations
+
+from typing import Any, SupportsFloat
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from noisy_expert_envs.noise.base import NoiseModel
+from noisy_expert_envs.oracle import NoisyOracle, oracle_seed
+
+
+class NoisyExpertWrapper(gym.Wrapper):
+    """Attach a noisy oracle to any env whose observation determines the expert's action.
+
+    After ``reset`` and every ``step``, ``info["expert_action"]`` holds one noisy label for the
+    returned observation (one oracle query). With ``include_distribution`` it also holds
+    ``info["expert_probs"]`` (Discrete) or ``info["expert_distribution"]`` (Box parameters); with
+    ``include_clean`` the privileged ``info["clean_action"]``. ``labels=False`` turns labelling off
+    for speed (the oracle stays reachable). ``reset(seed=s)`` re-seeds the oracle from ``s``, so the
+    same seed gives the same labels; the wrapper also checks every action against the action space.
+
+    The oracle is reachable as ``env.get_wrapper_attr("oracle")``.
+
+    Args:
+        env: the task.
+        expert: callable ``obs_batch -> actions``, an SB3 model, or anything with ``predict``.
+        noise: a noise model or its name; flat ``**noise_params`` go with a name.
+        labels: put ``expert_action`` in ``info``.
+        include_distribution: also put the label distribution in ``info``.
+        include_clean: also put the clean action in ``info`` (privileged, not a query).
+        noise_seed: seed of the noise model's hidden structure (e.g. the ``fixed_wrong`` map).
+    """
+
+    def __init__(
+        self,
+        env: gym.Env,
+        expert: Any,
+        noise: NoiseModel | str | None = "none",
+        *,
+        labels: bool = True,
+        include_distribution: bool = False,
+        include_clean: bool = False,
+        noise_seed: int = 0,
+        **noise_params: Any,
+    ) -> None:
+        super().__init__(env)
+        for flag_name, flag in (("labels", labels), ("include_distribution", include_distribution),
+                                ("include_clean", include_clean)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{flag_name} must be True or False, got {flag!r}")
+        self.oracle = NoisyOracle(
+            expert, noise, env.action_space, env.observation_space, noise_seed=noise_seed, **noise_params
+        )
+        self.labels = labels
+        self.include_distribution = include_distribution
+        self.include_clean = include_clean
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
+        """Reset the task; re-seed the oracle when ``seed`` is given; label the first observation."""
+        obs, info = self.env.reset(seed=seed, options=options)
+        if seed is not None:
+            self.oracle.reset_rng(oracle_seed(seed))
+        self.oracle.reset_episode()
+        return obs, self._label(obs, info)
+
+    def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
+        """Step the task with a checked action and label the next observation."""
+        self._check_action(action)
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        return obs, reward, terminated, truncated, self._label(obs, info)
+
+    def _label(self, obs: Any, info: dict[str, Any]) -> dict[str, Any]:
+        if not self.labels:
+            return info
+        info = dict(info)
+        info["expert_action"] = self.oracle.sample(obs)
+        if self.include_distribution:
+            if self.oracle.discrete:
+                info["expert_probs"] = self.oracle.probs(obs)
+            else:
+                info["expert_distribution"] = {
+                    k: v[0] for k, v in self.oracle.distribution(obs).params().items()
+                }
+        if self.include_clean:
+            info["clean_action"] = self.oracle.clean(obs)
+        return info
+
+    def _check_action(self, action: Any) -> None:
+        space = self.action_space
+        if isinstance(space, spaces.Discrete):
+            if not space.contains(action):
+                raise ValueError(
+                    f"action {action!r} is not in {space}: expected an integer scalar in "
+                    f"{int(space.start)}..{int(space.start + space.n - 1)}"
+                )
+        elif isinstance(space, spaces.Box) and np.shape(action) != space.shape:
+            raise ValueError(f"action {action!r} has shape {np.shape(action)}; {space} needs shape {space.shape}")

@@ -1,0 +1,40 @@
+"""``RunResult``: what one run of one algorithm on one task reports."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class RunResult:
+    """The outcome of ``baselines.run``: evaluation of the learned policy and the cost of learning it.
+
+    ``success_rate`` is ``None`` for tasks without a success notion; ``normalized_return`` is
+    ``(J(policy) - J(random)) / (J(clean expert) - J(random))`` on the same evaluation seeds.
+    ``policy`` is the trained SB3 policy (left out of :meth:`to_record`).
+    """
+
+    algo: str
+    env_id: str
+    seed: int
+    budget: int
+    env_kwargs: dict[str, Any]
+    settings: dict[str, Any]
+    success_rate: float | None
+    normalized_return: float
+    mean_return: float
+    expert_return: float
+    random_return: float
+    labels_used: int
+    env_steps: int
+    wall_time_s: float
+    eval_episodes: int
+    extra: dict[str, Any] = field(default_factory=dict)
+    policy: Any = field(default=None, repr=False, compare=False)
+
+    def to_record(self) -> dict[str, Any]:
+        """A JSON-friendly dict of everything but the policy."""
+        record = asdict(self)
+        record.pop("policy")
+        return record

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 
@@ -35,6 +35,4 @@ class RunResult:
 
     def to_record(self) -> dict[str, Any]:
         """A JSON-friendly dict of everything but the policy."""
-        record = asdict(self)
-        record.pop("policy")
-        return record
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "policy"}

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from gymnasium.envs.registration import load_env_creator, register, registry
 
-from noisy_expert_envs.noise.base import NoiseModel
+if TYPE_CHECKING:  # importing our modules here would loop: they import gymnasium, which calls us
+    from noisy_expert_envs.noise.base import NoiseModel
 
 NAMESPACE = "NoisyExpert"
 WRAPPER_KWARGS = ("expert", "noise", "labels", "include_distribution", "include_clean", "noise_seed")
@@ -46,6 +47,12 @@ TASKS: dict[str, TaskSpec] = {
         None,  # every episode ends by itself within `horizon` steps
         1.0,
     ),
+    "TokenChain-v0": TaskSpec(
+        "noisy_expert_envs.tasks.token_chain:TokenChainEnv",
+        "noisy_expert_envs.registration:token_chain_expert",
+        None,  # every episode terminates by itself after `chain_length` tokens
+        1.0,  # the clean expert's return with the default process_reward=0
+    ),
     "CartPole-v1": _classic("cartpole:CartPoleEnv", "CartPoleExpert", 500, 475.0),
     "MountainCar-v0": _classic("mountain_car:MountainCarEnv", "MountainCarExpert", 200, -110.0),
     "Acrobot-v1": _classic("acrobot:AcrobotEnv", "AcrobotExpert", 500, -100.0),
@@ -61,6 +68,13 @@ def combination_lock_expert(env: Any) -> Any:
     from noisy_expert_envs.tasks.combination_lock import CombinationLockExpert
 
     return CombinationLockExpert(env.code, env.n_actions)
+
+
+def token_chain_expert(env: Any) -> Any:
+    """The clean expert of a constructed ``TokenChainEnv``, with the default teacher logits."""
+    from noisy_expert_envs.tasks.token_chain import TokenChainExpert
+
+    return TokenChainExpert(env.vocab_size, env.prompt_length, env.chain_length)
 
 
 def _build_expert(spec: TaskSpec, env: Any) -> Any:
@@ -92,6 +106,10 @@ def make_noisy_env(
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; valid choices: {sorted(TASKS)}")
     spec = TASKS[task]
+    if task == "Acrobot-v1":
+        from noisy_expert_envs.tasks.numpy2_compat import patch_acrobot
+
+        patch_acrobot()  # Gymnasium 0.29's Acrobot crashes under NumPy 2 otherwise
     env_cls = load_env_creator(spec.make_env)
     env_params = set(inspect.signature(env_cls).parameters) - {"render_mode"}
     env_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in env_params}

@@ -36,7 +36,8 @@ class CombinationLockEnv(gym.Env[np.ndarray, np.int64]):
 
     ## Episode End
     Terminates on a wrong digit (reward 0) or on reaching depth ``horizon`` (reward 1), so every
-    episode lasts at most ``horizon`` steps.
+    episode lasts at most ``horizon`` steps. The last step's ``info["is_success"]`` (SB3's
+    convention) says whether the lock opened.
 
     ## Arguments
     - ``horizon`` (int >= 1, default 20): number of digits.
@@ -71,8 +72,9 @@ class CombinationLockEnv(gym.Env[np.ndarray, np.int64]):
         if int(action) == int(self.code[self.depth]):
             self.depth += 1
             opened = self.depth == self.horizon
-            return self._eye[self.depth].copy(), float(opened), opened, False, {"depth": self.depth}
-        return self._eye[self.depth].copy(), 0.0, True, False, {"depth": self.depth, "wrong": True}
+            info = {"depth": self.depth, "is_success": True} if opened else {"depth": self.depth}
+            return self._eye[self.depth].copy(), float(opened), opened, False, info
+        return self._eye[self.depth].copy(), 0.0, True, False, {"depth": self.depth, "is_success": False}
 
     def render(self) -> str | None:
         if self.render_mode == "ansi":

@@ -16,6 +16,7 @@ from noisy_expert_envs.noise import (
     NoNoise,
     StateDependentNoise,
     StickyNoise,
+    TeacherNoise,
     UniformNoise,
     make_noise,
     register_noise,
@@ -31,6 +32,6 @@ register_envs()
 __all__ = [
     "BoltzmannNoise", "BoxUniformNoise", "ChainNoise", "ContinuousNoise", "DiscreteNoise",
     "FixedWrongNoise", "GaussianNoise", "NoNoise", "NoiseModel", "NoisyExpertWrapper", "NoisyOracle",
-    "StateDependentNoise", "StickyNoise", "TASKS", "UniformNoise", "make_noise", "make_noisy_env",
-    "register_envs", "register_noise", "registered_ids",
+    "StateDependentNoise", "StickyNoise", "TASKS", "TeacherNoise", "UniformNoise", "make_noise",
+    "make_noisy_env", "register_envs", "register_noise", "registered_ids",
 ]

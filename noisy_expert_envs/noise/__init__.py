@@ -19,10 +19,11 @@ from noisy_expert_envs.noise.factory import (
     noise_parameters,
     register_noise,
 )
+from noisy_expert_envs.noise.teacher import TeacherNoise
 
 __all__ = [
     "BoltzmannNoise", "BoxDistribution", "BoxUniformNoise", "CONTINUOUS_NOISE", "ChainNoise",
     "ClippedGaussian", "ContinuousNoise", "DISCRETE_NOISE", "DiscreteNoise", "FixedWrongNoise",
-    "GaussianNoise", "NoNoise", "NoiseModel", "StateDependentNoise", "StickyNoise", "UniformMixture",
-    "UniformNoise", "make_noise", "noise_parameters", "register_noise",
+    "GaussianNoise", "NoNoise", "NoiseModel", "StateDependentNoise", "StickyNoise", "TeacherNoise",
+    "UniformMixture", "UniformNoise", "make_noise", "noise_parameters", "register_noise",
 ]

@@ -17,10 +17,13 @@ from noisy_expert_envs.noise.discrete import (
     StickyNoise,
     UniformNoise,
 )
+from noisy_expert_envs.noise.teacher import TeacherNoise
 
 DISCRETE_NOISE: dict[str, type[NoiseModel]] = {
     cls.name: cls
-    for cls in (NoNoise, UniformNoise, FixedWrongNoise, StateDependentNoise, BoltzmannNoise, StickyNoise)
+    for cls in (
+        NoNoise, UniformNoise, FixedWrongNoise, StateDependentNoise, BoltzmannNoise, StickyNoise, TeacherNoise
+    )
 }
 CONTINUOUS_NOISE: dict[str, type[NoiseModel]] = {
     cls.name: cls for cls in (NoNoise, GaussianNoise, BoxUniformNoise)

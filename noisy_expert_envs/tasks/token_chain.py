@@ -1,0 +1,245 @@
+"""Token chain: an autoregressive generation task, a small language model's world in one env."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from noisy_expert_envs._validation import check_int, check_positive, check_real
+
+
+def running_sums(prompt: np.ndarray, chain_length: int, vocab_size: int) -> np.ndarray:
+    """The target chain of ``prompt``: ``s_t = (s_{t-1} + prompt[t % len(prompt)]) % vocab_size``
+    for ``t = 0..chain_length-1`` with ``s_{-1} = 0``; its last entry is the true answer."""
+    prompt = np.asarray(prompt, dtype=np.int64)
+    cycled = prompt[np.arange(chain_length) % len(prompt)]
+    return np.cumsum(cycled) % vocab_size
+
+
+class TokenChainEnv(gym.Env[np.ndarray, np.int64]):
+    """
+    ## Description
+    Autoregressive generation, like a language model writing a chain of thought. Each episode shows
+    a prompt of ``prompt_length`` digits in ``[0, vocab_size)``; the agent then writes
+    ``chain_length`` tokens, one per step. The target chain is the running sum, modulo
+    ``vocab_size``, of the prompt digits cycled::
+
+        s_t = (s_{t-1} + prompt[t % prompt_length]) % vocab_size,   t = 0..chain_length-1,  s_{-1} = 0
+
+    and its last token ``s_{chain_length-1}`` is the answer. The clean expert
+    (:class:`TokenChainExpert`) runs this algorithm *conditioned on the prefix it sees*: its next
+    token is ``(w_{t-1} + prompt[t % prompt_length]) % vocab_size``, where ``w_{t-1}`` is the token
+    actually written at step ``t-1`` (``w_{-1} = 0``), not the true running sum. After a wrong token
+    it continues from what was written, as a language model continues its own text, so a single
+    wrong token makes the final answer wrong. (Errors are additive: with ``e_t = w_t -`` the
+    prefix-conditioned correct token, the answer is right exactly when ``sum_t e_t = 0 mod
+    vocab_size``, so two mistakes can cancel, as they can in a real chain of thought.)
+
+    A noisy teacher that writes the prefix-conditioned token with probability ``p`` per step gets
+    the whole chain right with probability about ``p ** chain_length``: offline demonstrations of
+    deep, correct prefixes are exponentially rare, while a learner that already writes the first
+    ``t`` tokens correctly reaches every depth-``t`` prefix itself and can ask the teacher there.
+
+    ## Action Space
+    ``Discrete(vocab_size)``: the next token.
+
+    ## Observation Space
+    ``MultiDiscrete([vocab_size + 1] * (prompt_length + chain_length))``, int64: the prompt tokens,
+    then the tokens written so far, then padding with the pad id ``vocab_size``. The number of
+    non-pad tokens after the prompt is the position ``t``, so the observation fully determines the
+    state (SB3 policies one-hot encode each entry).
+
+    ## Rewards
+    Outcome reward: at the last step, 1.0 if the last written token equals the true answer
+    ``s_{chain_length-1}`` (the token the clean expert writes when it acts from the start), else 0.
+    Optional process reward: ``process_reward`` at every step whose token equals the
+    prefix-conditioned correct token. The clean expert's return is ``1 + chain_length *
+    process_reward``. A uniformly random policy writes a uniform last token, so it solves a fraction
+    ``1 / vocab_size`` of the prompts (the outcome return to normalize against).
+
+    ## Starting State
+    The prompt, drawn uniformly from the episode's RNG (``reset(seed=...)`` fixes it), and no
+    generated tokens.
+
+    ## Episode End
+    Terminates after ``chain_length`` tokens, always (there is no early termination, so episodes of
+    every policy have the same length). The id is registered with ``max_episode_steps=None``: the
+    episode ends by itself, and a ``TimeLimit`` at a fixed registered length would be wrong for any
+    other ``chain_length`` (and redundant, reporting ``truncated`` together with ``terminated``).
+
+    ## Arguments
+    - ``chain_length`` (int >= 1, default 8): tokens to write, the horizon.
+    - ``vocab_size`` (int >= 2, default 10): tokens ``0..vocab_size-1``; ``vocab_size`` is the pad id.
+    - ``prompt_length`` (int >= 1, default 4): prompt digits, cycled when ``chain_length`` is longer.
+    - ``process_reward`` (float >= 0, default 0.0): reward per prefix-correct token.
+    - ``render_mode``: ``None`` or ``"ansi"``.
+    """
+
+    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+
+    def __init__(
+        self,
+        chain_length: int = 8,
+        vocab_size: int = 10,
+        prompt_length: int = 4,
+        process_reward: float = 0.0,
+        render_mode: str | None = None,
+    ) -> None:
+        self.chain_length = check_int("chain_length", chain_length, minimum=1)
+        self.vocab_size = check_int("vocab_size", vocab_size, minimum=2)
+        self.prompt_length = check_int("prompt_length", prompt_length, minimum=1)
+        self.process_reward = check_positive("process_reward", process_reward, allow_zero=True)
+        if render_mode not in (None, "ansi"):
+            raise ValueError(f"render_mode must be None or 'ansi', got {render_mode!r}")
+        self.render_mode = render_mode
+        self.pad_id = self.vocab_size
+        length = self.prompt_length + self.chain_length
+        self.observation_space = spaces.MultiDiscrete(np.full(length, self.vocab_size + 1, dtype=np.int64))
+        self.action_space = spaces.Discrete(self.vocab_size)
+        self.tokens = np.full(length, self.pad_id, dtype=np.int64)
+        self.position = 0
+
+    @property
+    def prompt(self) -> np.ndarray:
+        """The current episode's prompt digits."""
+        return self.tokens[: self.prompt_length].copy()
+
+    @property
+    def written(self) -> np.ndarray:
+        """The tokens written so far in the current episode."""
+        return self.tokens[self.prompt_length : self.prompt_length + self.position].copy()
+
+    @property
+    def true_answer(self) -> int:
+        """The correct final token of the current prompt."""
+        return int(running_sums(self.prompt, self.chain_length, self.vocab_size)[-1])
+
+    def next_correct_token(self) -> int:
+        """The prefix-conditioned correct token at the current position (what the clean expert writes)."""
+        last = int(self.tokens[self.prompt_length + self.position - 1]) if self.position > 0 else 0
+        return (last + int(self.tokens[self.position % self.prompt_length])) % self.vocab_size
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+        super().reset(seed=seed)
+        self.tokens[:] = self.pad_id
+        self.tokens[: self.prompt_length] = self.np_random.integers(self.vocab_size, size=self.prompt_length)
+        self.position = 0
+        return self.tokens.copy(), {"position": 0}
+
+    def step(self, action: np.int64) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        if self.position >= self.chain_length:
+            raise RuntimeError("step() called on a terminated episode; call reset()")
+        token = int(action)
+        if not 0 <= token < self.vocab_size:
+            raise ValueError(
+                f"action {action!r} is not a token of {self.action_space}: expected 0..{self.vocab_size - 1}"
+            )
+        step_correct = token == self.next_correct_token()
+        self.tokens[self.prompt_length + self.position] = token
+        self.position += 1
+        reward = self.process_reward if step_correct else 0.0
+        info: dict[str, Any] = {"position": self.position, "step_correct": step_correct}
+        terminated = self.position == self.chain_length
+        if terminated:
+            answer = self.true_answer
+            info.update(answer=token, true_answer=answer, solved=token == answer)
+            reward += float(token == answer)
+        return self.tokens.copy(), float(reward), terminated, False, info
+
+    def render(self) -> str | None:
+        if self.render_mode != "ansi":
+            return None
+        width = len(str(self.vocab_size - 1))
+
+        def show(tok: int) -> str:
+            return "_" * width if tok == self.pad_id else str(int(tok)).rjust(width)
+
+        prompt = " ".join(show(t) for t in self.tokens[: self.prompt_length])
+        chain = " ".join(show(t) for t in self.tokens[self.prompt_length :])
+        return f"prompt {prompt} | {chain}"
+
+
+class TokenChainExpert:
+    """The clean expert of :class:`TokenChainEnv`, batched, reading only the observation.
+
+    It writes the prefix-conditioned next token ``(last written + prompt[t % prompt_length]) %
+    vocab_size`` (0 as the last written token at ``t = 0``). At a terminal observation, where any
+    action is moot, it returns the same formula as if the chain went on.
+
+    :meth:`preferences` gives the teacher's logits over the next token, the structured mistakes of
+    an arithmetic chain of thought: ``correct_logit`` (0) on the correct token; ``off_by_one_logit``
+    on ``correct +- 1 (mod vocab_size)``; ``repeat_logit`` on the token just before the write
+    position (copying the previous token: the last prompt token at ``t = 0``); ``other_logit`` on every
+    other token. A token with several roles takes its highest logit, and the correct token always
+    has the strictly highest logit, so any softmax of these logits (``noise="teacher"`` or
+    ``"boltzmann"``, any temperature) keeps the clean token as its strict mode.
+
+    Args:
+        vocab_size, prompt_length, chain_length: those of the env.
+        off_by_one_logit, repeat_logit, other_logit: finite logits below 0 (the correct token's).
+    """
+
+    correct_logit = 0.0
+
+    def __init__(
+        self,
+        vocab_size: int,
+        prompt_length: int,
+        chain_length: int,
+        *,
+        off_by_one_logit: float = -2.5,
+        repeat_logit: float = -3.0,
+        other_logit: float = -6.0,
+    ) -> None:
+        self.vocab_size = check_int("vocab_size", vocab_size, minimum=2)
+        self.prompt_length = check_int("prompt_length", prompt_length, minimum=1)
+        self.chain_length = check_int("chain_length", chain_length, minimum=1)
+        for name, value in (("off_by_one_logit", off_by_one_logit), ("repeat_logit", repeat_logit),
+                            ("other_logit", other_logit)):
+            value = check_real(name, value)
+            if not (math.isfinite(value) and value < self.correct_logit):
+                raise ValueError(
+                    f"{name} must be a finite number < {self.correct_logit} (the correct token's logit), "
+                    f"got {value!r}"
+                )
+        self.off_by_one_logit = float(off_by_one_logit)
+        self.repeat_logit = float(repeat_logit)
+        self.other_logit = float(other_logit)
+
+    def _parse(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per row: the correct next token, the token before the write position, and the position."""
+        obs = np.asarray(obs)
+        length = self.prompt_length + self.chain_length
+        if obs.ndim != 2 or obs.shape[1] != length:
+            raise ValueError(f"observations must have shape (batch, {length}), got {obs.shape}")
+        tokens = np.rint(obs).astype(np.int64)
+        rows = np.arange(len(tokens))
+        position = (tokens[:, self.prompt_length :] != self.vocab_size).sum(axis=1)
+        last_written = np.where(position > 0, tokens[rows, self.prompt_length + position - 1], 0)
+        digit = tokens[rows, position % self.prompt_length]
+        previous = tokens[rows, self.prompt_length + position - 1]  # last prompt token at t = 0
+        return (last_written + digit) % self.vocab_size, previous, position
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        return self._parse(obs)[0]
+
+    def preferences(self, obs: np.ndarray) -> np.ndarray:
+        """Teacher logits, shape ``(B, vocab_size)`` (see the class docstring)."""
+        correct, previous, _ = self._parse(obs)
+        rows = np.arange(len(correct))
+        logits = np.full((len(correct), self.vocab_size), self.other_logit)
+        logits[rows, previous] = np.maximum(logits[rows, previous], self.repeat_logit)
+        for offset in (1, -1):
+            neighbour = (correct + offset) % self.vocab_size
+            logits[rows, neighbour] = np.maximum(logits[rows, neighbour], self.off_by_one_logit)
+        logits[rows, correct] = self.correct_logit
+        return logits
+
+    def __repr__(self) -> str:
+        return (f"TokenChainExpert(vocab_size={self.vocab_size}, prompt_length={self.prompt_length}, "
+                f"chain_length={self.chain_length}, off_by_one_logit={self.off_by_one_logit}, "
+                f"repeat_logit={self.repeat_logit}, other_logit={self.other_logit})")

@@ -18,21 +18,22 @@ from baselines.offline import collect_demonstrations, train_bc
 from baselines.opd import train_opd
 from baselines.policies import make_policy
 from baselines.result import RunResult
-from noisy_expert_envs._validation import check_choice, check_int, check_probability
+from noisy_expert_envs._validation import check_choice, check_int, check_positive, check_probability
 
 ALGORITHMS = ("bc", "bc_clean", "dagger", "opd")
 COMMON_KWARGS = ("policy", "policy_kwargs", "eval_episodes", "deterministic_eval")
 
 
+_TRAINERS: dict[str, Callable[..., Any]] = {
+    "bc": train_bc, "bc_clean": train_bc, "dagger": train_dagger, "opd": train_opd,
+}
+
+
 def _algo_settings(algo: str) -> dict[str, Any]:
-    """The tunable settings of ``algo`` with their defaults (from the trainer's signature)."""
-    fn: Callable[..., Any] = {"bc": train_bc, "bc_clean": train_bc, "dagger": train_dagger, "opd": train_opd}[algo]
-    skip = {"policy", "env", "oracle", "demonstrations", "env_id", "env_kwargs", "budget", "seed"}
-    return {
-        name: p.default
-        for name, p in inspect.signature(fn).parameters.items()
-        if name not in skip and p.kind is p.KEYWORD_ONLY or (name not in skip and p.default is not p.empty)
-    }
+    """The tunable settings of ``algo`` with their defaults: its trainer's keyword-only arguments."""
+    skip = {"budget", "seed"}
+    params = inspect.signature(_TRAINERS[algo]).parameters.values()
+    return {p.name: p.default for p in params if p.kind is p.KEYWORD_ONLY and p.name not in skip}
 
 
 def algorithm_settings(algo: str) -> dict[str, Any]:
@@ -61,9 +62,14 @@ def _validate(algo: str, budget: Any, seed: Any, env_id: str, env_kwargs: dict[s
         check_probability("beta", merged["beta"])
         check_int("episodes_per_round", merged["episodes_per_round"], minimum=1)
         check_int("updates_per_round", merged["updates_per_round"], minimum=1)
-    for name in ("batch_size", "epochs", "bc_epochs", "min_updates", "round_min_timesteps", "beta_rampdown"):
+    for name in ("batch_size", "epochs", "bc_epochs", "min_updates", "round_min_timesteps", "round_min_episodes",
+                 "beta_rampdown"):
         if name in merged:
             check_int(name, merged[name], minimum=1)
+    check_positive("lr", merged["lr"])
+    check_positive("ent_weight", merged["ent_weight"], allow_zero=True)
+    if not isinstance(merged.get("greedy_rollouts", True), bool):
+        raise TypeError(f"greedy_rollouts must be True or False, got {merged['greedy_rollouts']!r}")
     return merged
 
 

@@ -31,7 +31,7 @@ _TRAINERS: dict[str, Callable[..., Any]] = {
 
 def _algo_settings(algo: str) -> dict[str, Any]:
     """The tunable settings of ``algo`` with their defaults: its trainer's keyword-only arguments."""
-    skip = {"budget", "seed"}
+    skip = {"budget", "seed", "stop_when"}
     params = inspect.signature(_TRAINERS[algo]).parameters.values()
     return {p.name: p.default for p in params if p.kind is p.KEYWORD_ONLY and p.name not in skip}
 

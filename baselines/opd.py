@@ -15,7 +15,7 @@ Face dataset. The gradient steps stay imitation's (``bc.BC.train``).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import gymnasium as gym
 import numpy as np
@@ -72,10 +72,13 @@ def train_opd(
     batch_size: int = 32,
     lr: float = 3e-3,
     ent_weight: float = 1e-3,
+    stop_when: Callable[[ActorCriticPolicy], bool] | None = None,
 ) -> dict[str, Any]:
     """Train ``policy`` by on-policy distillation within ``budget`` oracle queries.
 
-    Returns accounting: ``labels_used``, ``env_steps``, ``rounds``, ``labelled_states``.
+    ``stop_when(policy)``, if given, is asked after every round and ends training early when true
+    (benchmarks use it to time "until success"). Returns accounting: ``labels_used``,
+    ``env_steps``, ``rounds``, ``labelled_states``.
     """
     rng = np.random.default_rng(seed)
     cost_per_state = k if loss == "plurality" else 1
@@ -127,6 +130,8 @@ def train_opd(
             trainer.set_demonstrations(_as_transitions(all_obs, all_targets))
             trainer.train(n_batches=updates_per_round, progress_bar=False, log_interval=updates_per_round + 1)
             rounds += 1
+            if stop_when is not None and stop_when(policy):
+                break
     return {
         "labels_used": oracle.queries,
         "env_steps": env_steps,

@@ -1,0 +1,53 @@
+"""Shared helpers for the noisy_expert_envs test suite.
+
+The experts here are deliberately simple module-level functions (so they pickle by reference) and do
+not depend on the analytic experts in ``noisy_expert_envs.experts.classic_control``; tests of those
+live in ``test_classic_experts.py``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from contextlib import contextmanager
+from typing import Iterator
+
+import numpy as np
+import pytest
+
+
+def cartpole_heuristic(obs: np.ndarray) -> np.ndarray:
+    """Push toward the side the pole is falling to (batched CartPole expert, actions 0/1)."""
+    obs = np.asarray(obs)
+    return (obs[:, 2] + 0.5 * obs[:, 3] > 0.0).astype(np.int64)
+
+
+def pendulum_heuristic(obs: np.ndarray) -> np.ndarray:
+    """A damping torque for Pendulum-v1, inside the [-2, 2] action bounds, shape (B, 1)."""
+    obs = np.asarray(obs, dtype=np.float32)
+    return np.clip(-2.0 * obs[:, 1:2] - 0.5 * obs[:, 2:3], -2.0, 2.0)
+
+
+@pytest.fixture
+def cartpole_expert():
+    return cartpole_heuristic
+
+
+@pytest.fixture
+def pendulum_expert():
+    return pendulum_heuristic
+
+
+@contextmanager
+def only_known_warnings(*allowed: str) -> Iterator[list[warnings.WarningMessage]]:
+    """Record every warning inside the block and fail on any whose message contains none of
+    ``allowed``: a checker's warnings are how it reports problems short of an exception."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield caught
+    unexpected = [str(w.message) for w in caught if not any(a in str(w.message) for a in allowed)]
+    assert not unexpected, f"unexpected warnings: {unexpected}"
+
+
+@pytest.fixture
+def known_warnings():
+    return only_known_warnings

@@ -1,0 +1,129 @@
+"""Analytic clean experts for the classic-control tasks: returns, preferences, batching."""
+
+from __future__ import annotations
+
+import pickle
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from noisy_expert_envs.experts.classic_control import CLASSIC_CONTROL_EXPERTS
+
+# Documented targets: mean return of the clean expert over seeded episodes.
+TARGETS = {
+    "CartPole-v1": 500.0,
+    "MountainCar-v0": -120.0,
+    "Acrobot-v1": -100.0,
+    "Pendulum-v1": -200.0,
+    "MountainCarContinuous-v0": 90.0,
+}
+DISCRETE_TASKS = ["CartPole-v1", "MountainCar-v0", "Acrobot-v1"]
+
+
+def clean_returns(task: str, seeds: range) -> np.ndarray:
+    """Returns of the clean expert acting through the registered id (noise='none')."""
+    env = gym.make(f"NoisyExpert/{task}", noise="none")
+    returns = []
+    for seed in seeds:
+        _, info = env.reset(seed=seed)
+        total, done = 0.0, False
+        while not done:
+            _, reward, terminated, truncated, info = env.step(info["expert_action"])
+            total += float(reward)
+            done = terminated or truncated
+        returns.append(total)
+    env.close()
+    return np.array(returns)
+
+
+def visited_observations(task: str, n: int = 300, seed: int = 0) -> np.ndarray:
+    """Observations from a random-action rollout of the task (through our id, unlabelled: plain
+    Gymnasium 0.29 Acrobot needs the package's NumPy 2 patch)."""
+    env = gym.make(f"NoisyExpert/{task}", labels=False)
+    env.action_space.seed(seed)
+    obs, _ = env.reset(seed=seed)
+    out = [obs]
+    while len(out) < n:
+        obs, _, terminated, truncated, _ = env.step(env.action_space.sample())
+        out.append(obs)
+        if terminated or truncated:
+            obs, _ = env.reset()
+            out.append(obs)
+    return np.array(out[:n])
+
+
+def test_every_classic_task_has_an_expert():
+    assert set(CLASSIC_CONTROL_EXPERTS) == set(TARGETS)
+
+
+@pytest.mark.parametrize("task", sorted(TARGETS))
+def test_clean_expert_reaches_target_on_five_seeds(task):
+    returns = clean_returns(task, range(5))
+    if task == "CartPole-v1":
+        np.testing.assert_array_equal(returns, 500.0)
+    else:
+        assert returns.mean() >= TARGETS[task], returns
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", sorted(TARGETS))
+def test_clean_expert_reaches_target_over_100_episodes(task):
+    returns = clean_returns(task, range(1000, 1100))
+    if task == "CartPole-v1":
+        assert returns.mean() >= 495.0 and np.median(returns) == 500.0, returns
+    else:
+        assert returns.mean() >= TARGETS[task], (returns.mean(), returns.min())
+
+
+@pytest.mark.parametrize("task", DISCRETE_TASKS)
+def test_preferences_argmax_is_the_action(task):
+    expert = CLASSIC_CONTROL_EXPERTS[task]()
+    env = gym.make(f"NoisyExpert/{task}")
+    obs = visited_observations(task, n=120)
+    actions = expert(obs)
+    prefs = expert.preferences(obs)
+    assert actions.shape == (len(obs),) and actions.dtype == np.int64
+    assert prefs.shape == (len(obs), env.action_space.n)
+    assert np.all(np.isfinite(prefs))
+    np.testing.assert_array_equal(prefs.argmax(axis=1), actions)
+    assert len(np.unique(actions)) > 1  # the expert actually chooses between actions
+
+
+@pytest.mark.parametrize("task", sorted(TARGETS))
+def test_expert_is_batch_consistent_in_space_and_picklable(task):
+    expert = CLASSIC_CONTROL_EXPERTS[task]()
+    space = gym.make(f"NoisyExpert/{task}").action_space
+    obs = visited_observations(task, n=40, seed=1)
+    batch = expert(obs)
+    rows = np.concatenate([expert(obs[i : i + 1]) for i in range(len(obs))])
+    np.testing.assert_array_equal(batch, rows)  # no leakage between rows of a batch
+    assert all(space.contains(np.asarray(a, dtype=space.dtype)) for a in batch)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(expert))(obs), batch)
+
+
+@pytest.mark.parametrize("task", DISCRETE_TASKS)
+def test_boltzmann_teacher_uses_the_expert_preferences(task):
+    env = gym.make(f"NoisyExpert/{task}", noise="boltzmann", temperature=2.0)
+    oracle = env.get_wrapper_attr("oracle")
+    obs = visited_observations(task, n=20, seed=2)
+    prefs = CLASSIC_CONTROL_EXPERTS[task]().preferences(obs) / 2.0
+    expected = np.exp(prefs - prefs.max(axis=1, keepdims=True))
+    expected /= expected.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(oracle.probs(obs), expected, rtol=1e-10)
+    assert np.all(oracle.mode_margin(obs) >= 0.0)
+
+
+def test_noise_lowers_the_return_of_the_acting_expert():
+    """Acting with the noisy labels instead of the clean ones costs return on CartPole."""
+    env = gym.make("NoisyExpert/CartPole-v1", noise="uniform", epsilon=0.9)
+    returns = []
+    for seed in range(3):
+        _, info = env.reset(seed=seed)
+        total, done = 0.0, False
+        while not done:
+            _, reward, terminated, truncated, info = env.step(info["expert_action"])
+            total += float(reward)
+            done = terminated or truncated
+        returns.append(total)
+    assert np.mean(returns) < 500.0

@@ -69,7 +69,9 @@ def test_plurality_cannot_recover_the_expert_when_the_mode_condition_breaks() ->
     # fixed_wrong at eps 0.6: every state's most likely label is its one wrong action, so the
     # plurality of k labels converges to the wrong digit and the lock never opens.
     env_kwargs = dict(horizon=6, n_actions=4, noise="fixed_wrong", epsilon=0.6)
-    broken = _mean("opd", LOCK, env_kwargs, 600, "success_rate", loss="plurality", k=5)
+    # (Fewer gradient steps per round only for speed: the stuck learner runs ~100 tiny rounds, and
+    # more training cannot fix labels whose plurality is wrong.)
+    broken = _mean("opd", LOCK, env_kwargs, 600, "success_rate", loss="plurality", k=5, updates_per_round=10)
     assert broken <= 0.1
     # Same budget and task with the mode condition intact (eps 0.4 < 1/2): solved.
     intact = dict(env_kwargs, epsilon=0.4)

@@ -2,7 +2,7 @@
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
-EXTRAS ?= baselines,test
+EXTRAS ?= baselines,test,ray
 
 .PHONY: install demo test test-slow bench clean
 

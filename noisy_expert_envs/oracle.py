@@ -61,6 +61,9 @@ class NoisyOracle:
         self.queries = 0
         self.clean_queries = 0
         self._obs_shape = tuple(observation_space.shape or ())
+        # Python-int bounds of a Discrete space, for the single-observation fast path.
+        self._start = int(action_space.start) if self.discrete else 0  # type: ignore[attr-defined]
+        self._stop = self._start + int(action_space.n) if self.discrete else 0  # type: ignore[attr-defined]
 
     # -- public API -------------------------------------------------------------------------------
 
@@ -105,6 +108,10 @@ class NoisyOracle:
         prefs = self._preferences(batch)
         actions = self.noise.sample(batch, clean, self.rng, prefs)
         self.queries += len(batch)
+        if single and self.discrete:
+            # Fast path (the wrapper's every step): shift one scalar rather than the whole array;
+            # ``np.int64 + int`` is the same np.int64 that ``(array + start)[0]`` gives.
+            return np.asarray(actions, dtype=np.int64)[0] + self._start
         return self._unbatch(self._to_space(actions), single)
 
     def agreement(self, obs: np.ndarray) -> np.ndarray:
@@ -160,7 +167,21 @@ class NoisyOracle:
 
     def _clean_actions(self, batch: np.ndarray) -> np.ndarray:
         """Call the expert and check its actions; Discrete actions become indices from 0."""
-        raw = np.asarray(self.expert(batch))
+        raw = self.expert(batch)
+        if (
+            self.discrete
+            and len(batch) == 1
+            and type(raw) is np.ndarray
+            and raw.shape in ((1,), (1, 1))
+            and raw.dtype.kind in "iu"
+            and self._start <= raw.item() < self._stop
+        ):
+            # Fast path for one observation (the wrapper labels one per step): an integer array
+            # holding one valid action passes every check below, and testing it with Python
+            # scalars costs a fraction of the array checks. Anything else, including every
+            # invalid output, takes the general path, which raises the same errors as before.
+            return np.array([raw.item() - self._start], dtype=np.int64)
+        raw = np.asarray(raw)
         space = self.action_space
         if isinstance(space, spaces.Discrete):
             integral = np.issubdtype(raw.dtype, np.integer) or (

@@ -57,6 +57,12 @@ class NoisyExpertWrapper(gym.Wrapper):
         self.labels = labels
         self.include_distribution = include_distribution
         self.include_clean = include_clean
+        # The task's Discrete action space and its bounds as Python ints, for the fast action check.
+        space = env.action_space
+        self._discrete_space = space if isinstance(space, spaces.Discrete) else None
+        self._action_bounds = (
+            (int(space.start), int(space.start + space.n)) if isinstance(space, spaces.Discrete) else (0, 0)
+        )
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
         """Reset the task; re-seed the oracle when ``seed`` is given; label the first observation."""
@@ -76,7 +82,8 @@ class NoisyExpertWrapper(gym.Wrapper):
         if not self.labels:
             return info
         info = dict(info)
-        info["expert_action"] = self.oracle.sample(obs)
+        # The distribution is read before sampling: a stateful model (``sticky``) updates its memory
+        # when it samples, and the reported distribution must be the one the label is drawn from.
         if self.include_distribution:
             if self.oracle.discrete:
                 info["expert_probs"] = self.oracle.probs(obs)
@@ -84,12 +91,21 @@ class NoisyExpertWrapper(gym.Wrapper):
                 info["expert_distribution"] = {
                     k: v[0] for k, v in self.oracle.distribution(obs).params().items()
                 }
+        info["expert_action"] = self.oracle.sample(obs)
         if self.include_clean:
             info["clean_action"] = self.oracle.clean(obs)
         return info
 
     def _check_action(self, action: Any) -> None:
         space = self.action_space
+        if (
+            space is self._discrete_space
+            and type(action) in (int, np.int64)
+            and self._action_bounds[0] <= action < self._action_bounds[1]
+        ):
+            # Fast path for the usual action, an in-range int: ``space.contains`` would accept it,
+            # at several times the cost of two Python comparisons. Everything else is checked below.
+            return
         if isinstance(space, spaces.Discrete):
             if not space.contains(action):
                 raise ValueError(

@@ -146,7 +146,7 @@ class TokenChainEnv(gym.Env[np.ndarray, np.int64]):
         terminated = self.position == self.chain_length
         if terminated:
             answer = self.true_answer
-            info.update(answer=token, true_answer=answer, solved=token == answer)
+            info.update(answer=token, true_answer=answer, solved=bool(token == answer), is_success=bool(token == answer))
             reward += float(token == answer)
         return self.tokens.copy(), float(reward), terminated, False, info
 

@@ -1,0 +1,286 @@
+"""``noisy-expert-bench``: run sweeps, report on them, run the demo, diagnose noisy experts, list what exists.
+
+Exit codes: 0 success; 1 some runs of a sweep failed (they are recorded and retried on resume);
+2 a usage or configuration error (one line on stderr, nothing was run); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from importlib import resources
+from pathlib import Path
+from typing import Any, Sequence
+
+PROG = "noisy-expert-bench"
+DEMO_CONFIG = "demo.yaml"
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    pass
+
+
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {value}")
+    return value
+
+
+def _target(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number in (0, 1], got {text!r}") from None
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be a number in (0, 1], got {value}")
+    return value
+
+
+def _add_sweep_flags(p: argparse.ArgumentParser, default_out: str | None) -> None:
+    p.add_argument("--out", default=default_out, metavar="DIR",
+                   help="results directory (results.jsonl, config.yaml, report.md, plots); re-using it resumes")
+    p.add_argument("--jobs", type=_jobs, default=1, metavar="N", help="runs in parallel (one CPU each)")
+    p.add_argument("--backend", choices=("local", "ray"), default="local",
+                   help="local process pool, or Ray tasks (needs the 'ray' extra)")
+    p.add_argument("--ray-address", default=None, metavar="ADDR",
+                   help="Ray cluster to join (e.g. 'auto' or 'ray://host:10001'); default: a local instance with --jobs CPUs")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (default: shown on a terminal)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        formatter_class=_Formatter,
+        description="Benchmark offline imitation (BC), DAgger and on-policy distillation (OPD) against noisy experts.",
+        epilog=(
+            "examples:\n"
+            f"  {PROG} list\n"
+            f"  {PROG} demo --out demo-results --jobs 2\n"
+            f"  {PROG} run experiments/separation.yaml --out sep --jobs 2\n"
+            f"  {PROG} report sep\n"
+            f"  {PROG} diagnose NoisyExpert/CombinationLock-v0 horizon=20 epsilon=0.3\n"
+            "\nexit codes: 0 ok, 1 some runs failed, 2 bad usage or config, 130 interrupted"
+        ),
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    run = sub.add_parser(
+        "run", formatter_class=_Formatter, help="run a sweep from a YAML config (resumable)",
+        description=(
+            "Run every cell of a YAML sweep config (envs x env-kwargs grid x algorithms x budgets x seeds),\n"
+            "appending one JSON line per finished run to DIR/results.jsonl. The whole config is validated\n"
+            "before anything runs. Re-running into the same DIR resumes: finished cells are skipped, failed\n"
+            "ones retried. A DIR holding a different config is refused. See experiments/*.yaml."
+        ),
+        epilog=(
+            "examples:\n"
+            f"  {PROG} run experiments/separation.yaml --out sep --jobs 2\n"
+            f"  {PROG} run experiments/separation.yaml --out sep --backend ray --jobs 4\n"
+            f"  {PROG} run sweep.yaml --out results --backend ray --ray-address auto\n"
+            "\nconfig sketch:\n"
+            "  envs: [{id: NoisyExpert/CombinationLock-v0, kwargs: {epsilon: 0.2}, grid: {horizon: [5, 10]}}]\n"
+            "  algorithms: [bc, dagger, {name: opd, loss: plurality, k: 3, label: opd-plurality}]\n"
+            "  budgets: [100, 400]\n"
+            "  seeds: 3"
+        ),
+    )
+    run.add_argument("config", metavar="CONFIG", help="YAML sweep config")
+    _add_sweep_flags(run, default_out=None)
+    run.add_argument("--report", action="store_true", help="write the report when the sweep ends")
+
+    report = sub.add_parser(
+        "report", formatter_class=_Formatter, help="tables and plots from a results directory",
+        description=(
+            "Write DIR/report.md (printed too): per cell, mean and 95% bootstrap CI over seeds of success rate\n"
+            "and normalized return; and PNG plots: return vs budget, labels-to-target vs horizon (with the\n"
+            "offline p^-H prediction), return vs noise level. Plots without data are skipped with a note."
+        ),
+        epilog=f"examples:\n  {PROG} report sep\n  {PROG} report sep --target 0.8 --no-plots",
+    )
+    report.add_argument("dir", metavar="DIR", help="results directory of a sweep")
+    report.add_argument("--target", type=_target, default=None,
+                        help="success level for labels-to-target (default: the config's 'target', else 0.9)")
+    report.add_argument("--no-plots", action="store_true", help="tables only")
+
+    demo = sub.add_parser(
+        "demo", formatter_class=_Formatter, help="a small real comparison: BC vs DAgger vs OPD (~3 min on 2 cores)",
+        description=(
+            "Run the packaged demo sweep (baselines/configs/demo.yaml: CombinationLock at horizons 5, 10, 20\n"
+            "and CartPole, uniform noise eps 0.2, BC vs DAgger vs OPD), then print its table and plot paths.\n"
+            "Resumes like 'run' when DIR already holds demo results."
+        ),
+        epilog=f"examples:\n  {PROG} demo\n  {PROG} demo --out /tmp/demo --jobs 2",
+    )
+    _add_sweep_flags(demo, default_out="demo-results")
+    demo.add_argument("--show-config", action="store_true", help="print the demo config and exit")
+
+    diag = sub.add_parser(
+        "diagnose", formatter_class=_Formatter, help="measure how noisy an expert is",
+        description=(
+            "Roll out the clean and the noisy expert over seeded episodes and query the oracle at visited\n"
+            "states: agreement with the clean expert (exact and empirical), mode margin (min, mean), p (the\n"
+            "probability the noisy expert acts like the clean one), and the predicted label needs:\n"
+            "offline BC ~ 4.5 p^-H trajectories (exponential in H) vs OPD ~ H(H+1)/2 + H*ceil(2 ln(H/0.1)/margin^2)\n"
+            "(polynomial). For Box actions: mean |noisy - clean| (the mode margin is undefined).\n"
+            "Formulas: see baselines/diagnose.py."
+        ),
+        epilog=(
+            "examples:\n"
+            f"  {PROG} diagnose NoisyExpert/CombinationLock-v0 horizon=40\n"
+            f"  {PROG} diagnose NoisyExpert/CartPole-v1 noise=boltzmann temperature=0.5 --episodes 5\n"
+            f"  {PROG} diagnose NoisyExpert/Pendulum-v1 sigma=0.5 --json"
+        ),
+    )
+    diag.add_argument("env_id", metavar="ENV_ID", help="a registered id, e.g. NoisyExpert/CombinationLock-v0")
+    diag.add_argument("kwargs", nargs="*", metavar="key=value", help="env keyword arguments (values parsed as YAML)")
+    diag.add_argument("--episodes", type=_jobs, default=20, metavar="N", help="seeded episodes per expert")
+    diag.add_argument("--seed", type=int, default=0, help="first episode seed")
+    diag.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+    sub.add_parser(
+        "list", formatter_class=_Formatter, help="registered env ids, noise models, algorithms and losses",
+        description="List the NoisyExpert/* env ids, the noise models with their parameters, the algorithms\n"
+                    "with their settings and defaults, and the OPD losses.",
+        epilog=f"example:\n  {PROG} list",
+    )
+    return parser
+
+
+def _parse_kwargs(items: list[str]) -> dict[str, Any]:
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"expected key=value, got {item!r}")
+        out[key] = yaml.safe_load(value)
+    return out
+
+
+def _sweep(args: argparse.Namespace, config: Any) -> int:
+    from baselines.sweep import run_sweep
+
+    if args.out is None:
+        raise ValueError("--out DIR is required")
+    summary = run_sweep(config, args.out, jobs=args.jobs, backend=args.backend, ray_address=args.ray_address,
+                        progress=False if args.no_progress else None)
+    print(f"{config.name}: {summary.line()}; results in {Path(args.out) / 'results.jsonl'}")
+    for err in summary.errors:
+        print(f"failed: {err}", file=sys.stderr)
+    return 1 if summary.failed else 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from baselines.config import load_config
+
+    config = load_config(args.config)
+    code = _sweep(args, config)
+    if args.report:
+        from baselines.report import make_report
+
+        print(make_report(args.out).markdown)
+    return code
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from baselines.report import make_report
+
+    report = make_report(args.dir, target=args.target, plots=not args.no_plots)
+    print(report.markdown)
+    return 0
+
+
+def demo_config_text() -> str:
+    """The packaged demo config (``baselines/configs/demo.yaml``)."""
+    return resources.files("baselines").joinpath("configs", DEMO_CONFIG).read_text()
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    import yaml
+
+    from baselines.config import parse_config
+    from baselines.report import make_report
+
+    text = demo_config_text()
+    if args.show_config:
+        print(text)
+        return 0
+    config = parse_config(yaml.safe_load(text))
+    start = time.perf_counter()
+    code = _sweep(args, config)
+    report = make_report(args.out)
+    print(report.markdown)
+    print(f"demo finished in {time.perf_counter() - start:.0f} s; report: {Path(args.out) / 'report.md'}")
+    for plot in report.plots:
+        print(f"plot: {plot}")
+    return code
+
+
+def _cmd_diagnose(args: argparse.Namespace) -> int:
+    import json
+
+    import gymnasium as gym
+
+    import noisy_expert_envs
+    from baselines.diagnose import diagnose, format_diagnosis
+
+    if args.env_id not in gym.registry:
+        raise ValueError(f"unknown env id {args.env_id!r}; registered NoisyExpert ids: {noisy_expert_envs.registered_ids()}")
+    result = diagnose(args.env_id, _parse_kwargs(args.kwargs), episodes=args.episodes, seed=args.seed)
+    print(json.dumps(result, indent=2) if args.json else format_diagnosis(result))
+    return 0
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    import noisy_expert_envs
+    from baselines.experiment import ALGORITHMS, COMMON_KWARGS, algorithm_settings
+    from baselines.losses import DISTRIBUTION_LOSSES, LABEL_LOSSES
+    from noisy_expert_envs.noise.factory import CONTINUOUS_NOISE, DISCRETE_NOISE, noise_parameters
+
+    print("environments:")
+    for env_id in noisy_expert_envs.registered_ids():
+        print(f"  {env_id}")
+    for family, table in (("Discrete", DISCRETE_NOISE), ("Box", CONTINUOUS_NOISE)):
+        print(f"noise models ({family} actions):")
+        for name, cls in table.items():
+            params = ", ".join(f"{k}={v!r}" for k, v in noise_parameters(cls).items()) or "-"
+            print(f"  {name:16s} {params}")
+    print("algorithms (settings with defaults):")
+    for algo in ALGORITHMS:
+        settings = ", ".join(f"{k}={v!r}" for k, v in algorithm_settings(algo).items())
+        print(f"  {algo:9s} {settings}")
+    print(f"  common to all: {', '.join(COMMON_KWARGS)}")
+    print("OPD losses:")
+    print(f"  label losses:        {', '.join(LABEL_LOSSES)}")
+    print(f"  distribution losses: {', '.join(DISTRIBUTION_LOSSES)} (Discrete actions only)")
+    return 0
+
+
+COMMANDS = {"run": _cmd_run, "report": _cmd_report, "demo": _cmd_demo, "diagnose": _cmd_diagnose, "list": _cmd_list}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``noisy-expert-bench`` and ``python -m baselines``; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (ValueError, TypeError) as err:
+        message = str(err).splitlines()[0] if str(err) else type(err).__name__
+        print(f"{PROG} {args.command}: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG} {args.command}: interrupted; finished runs are saved, run the same command to resume",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,316 @@
+"""Sweep configurations: parse, validate (all of it, before any run) and expand into cells.
+
+A configuration is a mapping (usually read from YAML) with these top-level keys::
+
+    name: separation              # optional, free text
+    description: ...              # optional, free text
+    envs:                         # required, non-empty list
+      - id: NoisyExpert/CombinationLock-v0
+        kwargs: {noise: uniform, epsilon: 0.2, n_actions: 4}   # fixed keyword arguments
+        grid: {horizon: [5, 10, 15]}                           # lists expanded as a grid
+        budgets: [3000]                                        # optional: overrides top-level budgets
+        # or per algorithm label: budgets: {opd-plurality: [50, 100], default: [3000]}
+    algorithms:                   # required, non-empty list
+      - bc                                                    # a bare name ...
+      - {name: opd, loss: plurality, k: 3, label: opd-plurality}  # ... or a name plus settings
+      - {name: bc, budgets: [1000, 4000]}                     # optional per-algorithm budgets
+    budgets: [100, 400, 1600]     # required unless every env or algorithm has its own
+    seeds: 3                      # an int n (seeds 0..n-1) or a list of ints
+    eval_episodes: 20             # optional, default 20
+    deterministic_eval: true      # optional, default true
+    policy_kwargs: {net_arch: [32, 32]}   # optional, passed to the learner policy
+    target: 0.9                   # optional: the success level `report` measures labels-to-target at
+
+Every other top-level key is refused. Algorithm settings are checked against
+:func:`baselines.algorithm_settings`, env keyword arguments by building each expanded env once
+(cheap), so a typo fails here, naming the key, and never half-way through a sweep. A cell's budgets
+come from, first found: its env's ``budgets`` mapping entry for the algorithm's label, the
+algorithm's ``budgets``, the env's ``budgets`` list (or its mapping's ``default``), the top level.
+
+The grid is envs x env-grid x algorithms x budgets x seeds; each point is a *cell*, identified by
+:func:`cell_key`, a hash of its canonical JSON (seed included), which is what resuming matches on.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import itertools
+import json
+import numbers
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+TOP_LEVEL_KEYS = (
+    "name", "description", "envs", "algorithms", "budgets", "seeds", "eval_episodes",
+    "deterministic_eval", "policy_kwargs", "target",
+)
+ENV_KEYS = ("id", "kwargs", "grid", "budgets", "label")
+ALGO_RESERVED_KEYS = ("name", "label", "budgets")
+DEFAULT_TARGET = 0.9
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """A validated configuration: the raw mapping (as stored in ``config.yaml``) and its cells."""
+
+    raw: dict[str, Any]
+    cells: tuple[dict[str, Any], ...]
+
+    @property
+    def name(self) -> str:
+        return str(self.raw.get("name", "sweep"))
+
+    @property
+    def target(self) -> float:
+        return float(self.raw.get("target", DEFAULT_TARGET))
+
+
+def _canonical(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=repr)
+
+
+def cell_key(cell: dict[str, Any]) -> str:
+    """A stable 16-hex-digit hash of a cell's configuration (env, kwargs, algorithm, settings, budget, seed, ...)."""
+    return hashlib.sha256(_canonical(cell).encode()).hexdigest()[:16]
+
+
+def _fail(exc: type[Exception], where: str, message: str) -> None:
+    raise exc(f"config key {where!r}: {message}")
+
+
+def _check_budgets(where: str, budgets: Any) -> list[int]:
+    if not isinstance(budgets, list) or not budgets:
+        _fail(ValueError, where, f"must be a non-empty list of positive integers, got {budgets!r}")
+    for b in budgets:
+        if isinstance(b, bool) or not isinstance(b, numbers.Integral):
+            _fail(TypeError, where, f"budgets must be integers, got {b!r} of type {type(b).__name__}")
+        if b < 1:
+            _fail(ValueError, where, f"budgets must be >= 1, got {b!r}")
+    if len(set(budgets)) != len(budgets):
+        _fail(ValueError, where, f"duplicate budgets in {budgets!r}")
+    return [int(b) for b in budgets]
+
+
+def _check_seeds(seeds: Any) -> list[int]:
+    if isinstance(seeds, numbers.Integral) and not isinstance(seeds, bool):
+        if seeds < 1:
+            _fail(ValueError, "seeds", f"an integer number of seeds must be >= 1, got {seeds!r}")
+        return list(range(int(seeds)))
+    if not isinstance(seeds, list) or not seeds:
+        _fail(ValueError, "seeds", f"must be an integer >= 1 or a non-empty list of integers >= 0, got {seeds!r}")
+    for s in seeds:
+        if isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 0:
+            _fail(ValueError, "seeds", f"seeds must be integers >= 0, got {s!r}")
+    if len(set(seeds)) != len(seeds):
+        _fail(ValueError, "seeds", f"duplicate seeds in {seeds!r}")
+    return [int(s) for s in seeds]
+
+
+def _env_budgets(where: str, value: Any) -> dict[str, list[int]]:
+    """An env's budgets as {label or 'default': list}."""
+    if isinstance(value, dict):
+        if not value:
+            _fail(ValueError, where, "empty mapping: give lists per algorithm label (or 'default')")
+        return {str(k): _check_budgets(f"{where}.{k}", v) for k, v in value.items()}
+    return {"default": _check_budgets(where, value)}
+
+
+def _expand_env(index: int, entry: Any) -> tuple[str, list[dict[str, Any]], dict[str, list[int]], dict[str, Any]]:
+    where = f"envs[{index}]"
+    if isinstance(entry, str):
+        entry = {"id": entry}
+    if not isinstance(entry, dict):
+        _fail(TypeError, where, f"must be an env id or a mapping with keys {list(ENV_KEYS)}, got {entry!r}")
+    unknown = sorted(set(entry) - set(ENV_KEYS))
+    if unknown:
+        _fail(ValueError, f"{where}.{unknown[0]}", f"unknown key; valid keys: {list(ENV_KEYS)}")
+    env_id = entry.get("id")
+    if not isinstance(env_id, str):
+        _fail(TypeError, f"{where}.id", f"must be a registered env id string, got {env_id!r}")
+    fixed = entry.get("kwargs") or {}
+    grid = entry.get("grid") or {}
+    for name, value in (("kwargs", fixed), ("grid", grid)):
+        if not isinstance(value, dict):
+            _fail(TypeError, f"{where}.{name}", f"must be a mapping, got {value!r}")
+    for key, values in grid.items():
+        if not isinstance(values, list) or not values:
+            _fail(ValueError, f"{where}.grid.{key}", f"grid values must be a non-empty list, got {values!r}")
+        if key in fixed:
+            _fail(ValueError, f"{where}.grid.{key}", "given both in kwargs and in grid")
+    combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())] if grid else [{}]
+    kwargs_list = [{**fixed, **combo} for combo in combos]
+    budgets = _env_budgets(f"{where}.budgets", entry["budgets"]) if "budgets" in entry else {}
+    return env_id, kwargs_list, budgets, entry
+
+
+def _algorithm(index: int, entry: Any) -> tuple[str, str, dict[str, Any], list[int] | None]:
+    from baselines.experiment import ALGORITHMS, COMMON_KWARGS, algorithm_settings
+
+    where = f"algorithms[{index}]"
+    if isinstance(entry, str):
+        entry = {"name": entry}
+    if not isinstance(entry, dict):
+        _fail(TypeError, where, f"must be an algorithm name or a mapping with 'name', got {entry!r}")
+    name = entry.get("name")
+    if name not in ALGORITHMS:
+        _fail(ValueError, f"{where}.name", f"unknown algorithm {name!r}; valid choices: {list(ALGORITHMS)}")
+    settings = {k: v for k, v in entry.items() if k not in ALGO_RESERVED_KEYS}
+    known = algorithm_settings(name)
+    for key in settings:
+        if key not in known:
+            hint = " (set it at the top level of the config)" if key in COMMON_KWARGS else ""
+            _fail(ValueError, f"{where}.{key}",
+                  f"unknown setting for algorithm {name!r}{hint}; valid settings: {sorted(known)}")
+    label = entry.get("label", name if not settings else name + "-" + "-".join(f"{k}{v}" for k, v in settings.items()))
+    if not isinstance(label, str) or not label:
+        _fail(TypeError, f"{where}.label", f"must be a non-empty string, got {label!r}")
+    budgets = _check_budgets(f"{where}.budgets", entry["budgets"]) if "budgets" in entry else None
+    return name, label, settings, budgets
+
+
+def _check_env_builds(where: str, env_id: str, kwargs: dict[str, Any], algos: list[tuple[str, str, dict, Any]]) -> None:
+    """Build the env once: unknown ids, task arguments and noise parameters fail here."""
+    import gymnasium as gym
+    from gymnasium import spaces
+
+    import noisy_expert_envs  # noqa: F401  (registers the ids)
+    from baselines.losses import DISTRIBUTION_LOSSES
+
+    if env_id not in gym.registry:
+        from noisy_expert_envs import registered_ids
+
+        _fail(ValueError, f"{where}.id", f"unknown env id {env_id!r}; registered NoisyExpert ids: {registered_ids()}")
+    try:
+        env = gym.make(env_id, **{**kwargs, "labels": False})
+    except (TypeError, ValueError) as err:
+        _fail(type(err), f"{where}.kwargs", f"{env_id} with {kwargs}: {err}")
+    try:
+        discrete = isinstance(env.action_space, spaces.Discrete)
+    finally:
+        env.close()
+    for i, (name, label, settings, _) in enumerate(algos):
+        loss = settings.get("loss", "sampled")
+        if name == "opd" and not discrete and (loss in DISTRIBUTION_LOSSES or loss == "plurality"):
+            _fail(ValueError, f"algorithms[{i}].loss",
+                  f"loss {loss!r} (label {label!r}) needs Discrete actions, but {env_id} has Box actions")
+
+
+def parse_config(raw: Any, *, check_envs: bool = True) -> SweepConfig:
+    """Validate a configuration mapping and expand it into cells.
+
+    Raises ``ValueError``/``TypeError`` whose message starts with ``config key '<key>'`` for the
+    first problem found: an unknown top-level key, env key or algorithm setting, an unknown
+    algorithm or env id, a bad env keyword argument, an empty grid, a bad budget or seed list.
+    """
+    from baselines.experiment import _validate
+
+    if not isinstance(raw, dict):
+        raise TypeError(f"a sweep config must be a mapping with keys {list(TOP_LEVEL_KEYS)}, got {type(raw).__name__}")
+    raw = copy.deepcopy(raw)
+    unknown = sorted(set(raw) - set(TOP_LEVEL_KEYS))
+    if unknown:
+        _fail(ValueError, unknown[0], f"unknown top-level key; valid keys: {list(TOP_LEVEL_KEYS)}")
+    for key in ("envs", "algorithms"):
+        if key not in raw:
+            _fail(ValueError, key, "missing (required)")
+        if not isinstance(raw[key], list) or not raw[key]:
+            _fail(ValueError, key, f"empty grid: must be a non-empty list, got {raw[key]!r}")
+    seeds = _check_seeds(raw.get("seeds", 1))
+    top_budgets = _check_budgets("budgets", raw["budgets"]) if "budgets" in raw else None
+    eval_episodes = raw.get("eval_episodes", 20)
+    if isinstance(eval_episodes, bool) or not isinstance(eval_episodes, numbers.Integral) or eval_episodes < 1:
+        _fail(ValueError, "eval_episodes", f"must be an integer >= 1, got {eval_episodes!r}")
+    deterministic_eval = raw.get("deterministic_eval", True)
+    if not isinstance(deterministic_eval, bool):
+        _fail(TypeError, "deterministic_eval", f"must be true or false, got {deterministic_eval!r}")
+    policy_kwargs = raw.get("policy_kwargs")
+    if policy_kwargs is not None and not isinstance(policy_kwargs, dict):
+        _fail(TypeError, "policy_kwargs", f"must be a mapping, got {policy_kwargs!r}")
+    target = raw.get("target", DEFAULT_TARGET)
+    if isinstance(target, bool) or not isinstance(target, numbers.Real) or not 0.0 < float(target) <= 1.0:
+        _fail(ValueError, "target", f"must be a number in (0, 1], got {target!r}")
+
+    algos = [_algorithm(i, entry) for i, entry in enumerate(raw["algorithms"])]
+    labels = [label for _, label, _, _ in algos]
+    duplicates = sorted({lab for lab in labels if labels.count(lab) > 1})
+    if duplicates:
+        _fail(ValueError, "algorithms", f"duplicate labels {duplicates}: give each variant its own 'label'")
+
+    cells: list[dict[str, Any]] = []
+    for env_index, entry in enumerate(raw["envs"]):
+        env_id, kwargs_list, env_budgets, _ = _expand_env(env_index, entry)
+        stray = sorted(set(env_budgets) - set(labels) - {"default"})
+        if stray:
+            _fail(ValueError, f"envs[{env_index}].budgets.{stray[0]}",
+                  f"not an algorithm label; valid: {labels + ['default']}")
+        for kwargs in kwargs_list:
+            if check_envs:
+                _check_env_builds(f"envs[{env_index}]", env_id, kwargs, algos)
+            for algo_index, (name, label, settings, algo_budgets) in enumerate(algos):
+                budgets = env_budgets.get(label) or algo_budgets or env_budgets.get("default") or top_budgets
+                if budgets is None:
+                    _fail(ValueError, "budgets",
+                          f"missing: no top-level budgets, and neither envs[{env_index}] nor "
+                          f"algorithms[{algo_index}] has its own")
+                for budget in budgets:
+                    for seed in seeds:
+                        try:
+                            _validate(name, budget, seed, env_id, dict(kwargs), dict(settings))
+                        except (TypeError, ValueError) as err:
+                            _fail(type(err), f"algorithms[{algo_index}]", str(err))
+                        cells.append({
+                            "env_id": env_id,
+                            "env_kwargs": dict(kwargs),
+                            "algo": name,
+                            "label": label,
+                            "settings": dict(settings),
+                            "budget": budget,
+                            "seed": seed,
+                            "eval_episodes": int(eval_episodes),
+                            "deterministic_eval": deterministic_eval,
+                            "policy_kwargs": policy_kwargs,
+                        })
+    keys = [cell_key(c) for c in cells]
+    if len(set(keys)) != len(keys):
+        _fail(ValueError, "envs", "the grid holds the same cell twice (repeated env entries or kwargs?)")
+    return SweepConfig(raw=raw, cells=tuple(cells))
+
+
+def load_config(path: str | Path) -> SweepConfig:
+    """Read a YAML config file and :func:`parse_config` it."""
+    import yaml
+
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise ValueError(f"cannot read config {str(path)!r}: {err.strerror}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ValueError(f"config {str(path)!r} is not valid YAML: {err}") from None
+    return parse_config(raw)
+
+
+def config_diff(stored: Any, new: Any, prefix: str = "") -> str | None:
+    """The dotted path of the first key where two configs differ, or ``None`` if they are equal."""
+    if isinstance(stored, dict) and isinstance(new, dict):
+        for key in sorted(set(stored) | set(new), key=str):
+            where = f"{prefix}.{key}" if prefix else str(key)
+            if key not in stored or key not in new:
+                return where
+            found = config_diff(stored[key], new[key], where)
+            if found:
+                return found
+        return None
+    if isinstance(stored, list) and isinstance(new, list):
+        if len(stored) != len(new):
+            return prefix or "<root>"
+        for i, (a, b) in enumerate(zip(stored, new)):
+            found = config_diff(a, b, f"{prefix}[{i}]")
+            if found:
+                return found
+        return None
+    return None if stored == new and type(stored) is type(new) else (prefix or "<root>")

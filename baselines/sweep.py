@@ -1,0 +1,221 @@
+"""Run a grid of cells into a results store, locally (process pool) or on Ray; resumable.
+
+``run_sweep(config, out_dir, jobs=2)`` skips every cell that already has a successful record in
+``out_dir/results.jsonl``, runs the rest, and appends one record per finished run as it finishes
+(see :mod:`baselines.store` for the durability rules). A run that raises becomes an ``error``
+record (with its traceback) and the sweep goes on; error cells are run again on the next resume.
+Runs are deterministic given their cell, so a resumed sweep ends with the same records as an
+uninterrupted one (wall times aside), whichever backend ran them.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import time
+import traceback
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from baselines.config import SweepConfig, cell_key, config_diff
+from baselines.store import ResultStore, make_record
+
+BACKENDS = ("local", "ray")
+
+
+@dataclass
+class SweepSummary:
+    """What a sweep did: cells in the grid, skipped as already done, run ok, failed."""
+
+    total: int
+    skipped: int
+    ok: int = 0
+    failed: int = 0
+    wall_time_s: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        return (f"{self.total} cells: {self.skipped} already done, {self.ok} run ok, {self.failed} failed "
+                f"({self.wall_time_s:.1f} s)")
+
+
+def execute_cell(cell: dict[str, Any]) -> dict[str, Any]:
+    """Run one cell with :func:`baselines.run` and return its store record (``error`` on any exception)."""
+    from baselines.experiment import run
+
+    key = cell_key(cell)
+    start = time.perf_counter()
+    try:
+        result = run(
+            cell["algo"],
+            cell["env_id"],
+            budget=cell["budget"],
+            seed=cell["seed"],
+            env_kwargs=dict(cell["env_kwargs"]),
+            policy_kwargs=cell.get("policy_kwargs"),
+            eval_episodes=cell["eval_episodes"],
+            deterministic_eval=cell["deterministic_eval"],
+            **cell["settings"],
+        )
+    except Exception as err:  # noqa: BLE001  (recorded, and the sweep goes on)
+        return make_record(cell, key, "error", error=f"{type(err).__name__}: {err}",
+                           traceback=traceback.format_exc(), wall_time_s=time.perf_counter() - start)
+    return make_record(cell, key, "ok", **result.to_record())
+
+
+def _worker_init() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+#: How local workers start. ``fork`` (Linux default here): workers inherit the already imported
+#: torch/imitation (a fresh interpreter spends ~4 s importing them), and the pool forks all its
+#: workers before any thread of ours (tqdm's monitor, the pool's manager) exists and before the
+#: parent ran any torch op, so no lock or thread pool is inherited half-held; workers then use one
+#: torch thread each. Set ``NOISY_EXPERT_BENCH_START_METHOD=forkserver`` (or ``spawn``) to change it.
+START_METHOD = os.environ.get("NOISY_EXPERT_BENCH_START_METHOD", "fork")
+
+
+def _run_local(cells: list[dict[str, Any]], jobs: int) -> Iterator[dict[str, Any]]:
+    """Start the runs now (so workers fork before the progress bar's thread exists), yield records as they finish."""
+    if jobs == 1:  # in-process: no pool start-up; results are identical (each run seeds everything)
+        return (execute_cell(cell) for cell in cells)
+    ctx = multiprocessing.get_context(START_METHOD)
+    if START_METHOD == "forkserver":
+        ctx.set_forkserver_preload(["baselines.experiment", "baselines.sweep"])
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(cells)), mp_context=ctx, initializer=_worker_init)
+    pending: dict[Future, dict[str, Any]] = {pool.submit(execute_cell, cell): cell for cell in cells}
+    return _drain_pool(pool, pending)
+
+
+def _drain_pool(pool: ProcessPoolExecutor, pending: dict[Future, dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    try:
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                cell = pending.pop(future)
+                try:
+                    yield future.result()
+                except Exception as err:  # a worker died (e.g. killed): record it, go on
+                    yield make_record(cell, cell_key(cell), "error", error=f"{type(err).__name__}: {err}",
+                                      traceback=traceback.format_exc(), wall_time_s=0.0)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _run_ray(cells: list[dict[str, Any]], jobs: int, address: str | None) -> Iterator[dict[str, Any]]:
+    """Connect to (or start) Ray and submit every cell as a task now; yield records as they finish."""
+    try:
+        import ray
+    except ImportError:
+        raise ValueError("--backend ray needs Ray: pip install 'noisy-expert-envs[ray]'") from None
+    started = not ray.is_initialized()
+    if started:
+        kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+        if address:
+            ray.init(address=address, **kwargs)
+        else:
+            ray.init(num_cpus=jobs, **kwargs)
+    remote = ray.remote(num_cpus=1, max_retries=0)(execute_cell)
+    refs = {remote.remote(cell): cell for cell in cells}
+    return _drain_ray(ray, refs, started)
+
+
+def _drain_ray(ray: Any, refs: dict[Any, dict[str, Any]], started: bool) -> Iterator[dict[str, Any]]:
+    try:
+        while refs:
+            done, _ = ray.wait(list(refs), num_returns=1)
+            cell = refs.pop(done[0])
+            try:
+                yield ray.get(done[0])
+            except Exception as err:  # the task's worker died
+                yield make_record(cell, cell_key(cell), "error", error=f"{type(err).__name__}: {err}",
+                                  traceback=traceback.format_exc(), wall_time_s=0.0)
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _normalized(raw: dict[str, Any]) -> Any:
+    import yaml
+
+    return yaml.safe_load(yaml.safe_dump(raw, sort_keys=False))
+
+
+def run_sweep(
+    config: SweepConfig,
+    out_dir: str | Path,
+    *,
+    jobs: int = 1,
+    backend: str = "local",
+    ray_address: str | None = None,
+    progress: bool | None = None,
+    on_record: Callable[[dict[str, Any]], None] | None = None,
+) -> SweepSummary:
+    """Run the cells of ``config`` not yet done in ``out_dir``; returns a :class:`SweepSummary`.
+
+    Refuses (``ValueError``) a directory whose stored ``config.yaml`` differs from ``config`` (naming
+    the first differing key), whose results file has a corrupt or foreign line (naming its line), or
+    which another sweep is writing to. ``progress=None`` shows a tqdm bar only on a terminal.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; valid choices: {list(BACKENDS)}")
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
+    start = time.perf_counter()
+    store = ResultStore(out_dir)
+    store.lock()
+    try:
+        stored = store.stored_config()
+        new = _normalized(config.raw)
+        if stored is not None:
+            diff = config_diff(stored, new)
+            if diff is not None:
+                raise ValueError(
+                    f"{store.config_path} holds a different config (first difference at key {diff!r}); "
+                    "use a new --out directory for a different sweep"
+                )
+        records = store.open_for_append()  # raises on a corrupt line before anything is written
+        store.write_config(new)
+        done = records.latest_ok()
+        todo = [c for c in config.cells if cell_key(c) not in done]
+        # Longest first (cost grows with the budget): fewer idle workers at the end of the sweep.
+        todo.sort(key=lambda c: -c["budget"])
+        summary = SweepSummary(total=len(config.cells), skipped=len(config.cells) - len(todo), notes=list(store.notes))
+        for note in store.notes:
+            print(f"note: {note}", file=sys.stderr)
+        if not todo:
+            summary.wall_time_s = time.perf_counter() - start
+            return summary
+        from tqdm.auto import tqdm
+
+        stream = _run_ray(todo, jobs, ray_address) if backend == "ray" else _run_local(todo, jobs)
+        with tqdm(total=len(todo), desc=config.name, unit="run", disable=None if progress is None else not progress,
+                  file=sys.stderr, dynamic_ncols=True) as bar:
+            for record in stream:
+                store.append(record)
+                if record["status"] == "ok":
+                    summary.ok += 1
+                else:
+                    summary.failed += 1
+                    summary.errors.append(f"{record['label']} {record['cell']['env_id']} "
+                                          f"{record['cell']['env_kwargs']} budget={record['cell']['budget']} "
+                                          f"seed={record['cell']['seed']}: {record['error']}")
+                    bar.write(f"run failed: {summary.errors[-1]}", file=sys.stderr)
+                if on_record is not None:
+                    on_record(record)
+                bar.set_postfix(failed=summary.failed, refresh=False)
+                bar.update(1)
+        summary.wall_time_s = time.perf_counter() - start
+        return summary
+    finally:
+        store.close()
+
+
+__all__ = ["BACKENDS", "SweepSummary", "execute_cell", "run_sweep"]
+

@@ -1,0 +1,100 @@
+"""The results store: complete-line appends, torn last lines, corrupt and foreign lines, locking."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from baselines.store import SCHEMA, ResultStore, make_record, read_records
+
+
+def _cell(seed: int) -> dict:
+    return {"env_id": "NoisyExpert/CombinationLock-v0", "env_kwargs": {"horizon": 2}, "algo": "bc", "label": "bc",
+            "settings": {}, "budget": 10, "seed": seed, "eval_episodes": 1, "deterministic_eval": True,
+            "policy_kwargs": None}
+
+
+def _write_three(tmp_path) -> ResultStore:
+    store = ResultStore(tmp_path)
+    store.lock()
+    store.open_for_append()
+    for seed in range(3):
+        store.append(make_record(_cell(seed), f"key{seed}", "ok", success_rate=1.0))
+    store.close()
+    return store
+
+
+def test_append_reads_back_every_line(tmp_path):
+    store = _write_three(tmp_path)
+    records = read_records(store.results_path)
+    assert [r["cell_key"] for r in records.records] == ["key0", "key1", "key2"]
+    assert records.torn is None
+    assert all(r["schema"] == SCHEMA and r["versions"]["numpy"] for r in records.records)
+    assert store.results_path.read_bytes().endswith(b"\n")
+
+
+@pytest.mark.parametrize("bad, kind", [(b"{not json\n", "not JSON"), (b'{"hello": 1}\n', "foreign line"), (b"\n", "empty")])
+def test_corrupt_or_foreign_line_is_reported_with_its_line_number_and_left_untouched(tmp_path, bad, kind):
+    store = _write_three(tmp_path)
+    lines = store.results_path.read_bytes().splitlines(keepends=True)
+    data = b"".join(lines[:1] + [bad] + lines[1:])
+    store.results_path.write_bytes(data)
+    with pytest.raises(ValueError, match=rf"results\.jsonl:2: .*{kind}"):
+        read_records(store.results_path)
+    again = ResultStore(tmp_path)
+    with pytest.raises(ValueError, match=r"results\.jsonl:2:"):
+        again.open_for_append()  # a sweep refuses to append
+    again.close()
+    assert store.results_path.read_bytes() == data
+
+
+def test_torn_last_line_is_ignored_by_readers_and_moved_aside_on_resume(tmp_path):
+    store = _write_three(tmp_path)
+    complete = store.results_path.read_bytes()
+    fragment = b'{"schema": "noisy-expert-bench/1", "cell_key": "key3", "sta'
+    store.results_path.write_bytes(complete + fragment)
+    records = read_records(store.results_path)
+    assert len(records.records) == 3 and records.torn == fragment
+
+    resumed = ResultStore(tmp_path)
+    resumed.open_for_append()
+    assert any("torn" in note for note in resumed.notes)
+    side = list(tmp_path.glob("results.jsonl.torn-*"))
+    assert len(side) == 1 and side[0].read_bytes() == fragment  # the fragment is kept, not destroyed
+    assert store.results_path.read_bytes() == complete  # every complete line byte-for-byte as before
+    resumed.append(make_record(_cell(3), "key3", "ok", success_rate=0.0))
+    resumed.close()
+    after = read_records(store.results_path)
+    assert [r["cell_key"] for r in after.records] == ["key0", "key1", "key2", "key3"] and after.torn is None
+
+
+def test_latest_ok_and_errors(tmp_path):
+    store = ResultStore(tmp_path)
+    store.open_for_append()
+    store.append(make_record(_cell(0), "a", "error", error="boom"))
+    store.append(make_record(_cell(0), "a", "ok", success_rate=1.0))
+    store.append(make_record(_cell(1), "b", "error", error="boom"))
+    store.close()
+    records = read_records(store.results_path)
+    assert set(records.latest_ok()) == {"a"}
+    assert [e["cell_key"] for e in records.errors()] == ["b"]
+
+
+def test_a_second_sweep_cannot_take_the_directory(tmp_path):
+    first = ResultStore(tmp_path)
+    first.lock()
+    second = ResultStore(tmp_path)
+    with pytest.raises(ValueError, match="in use"):
+        second.lock()
+    first.close()
+    second.lock()
+    second.close()
+
+
+def test_config_is_stored_once_and_never_replaced(tmp_path):
+    store = ResultStore(tmp_path)
+    store.write_config({"name": "a"})
+    store.write_config({"name": "b"})
+    assert store.stored_config() == {"name": "a"}
+    assert json.dumps(store.stored_config())

@@ -12,6 +12,7 @@ from typing import Any, Iterator
 import gymnasium as gym
 import numpy as np
 import torch as th
+from imitation.algorithms import bc
 from imitation.util import logger as imit_logger
 from stable_baselines3.common.policies import BasePolicy
 
@@ -94,6 +95,28 @@ def labelling_oracle(env: gym.Env, seed: int, *, clean: bool = False) -> NoisyOr
     oracle.queries = 0
     oracle.clean_queries = 0
     return oracle
+
+
+def make_bc_trainer(
+    policy: BasePolicy,
+    rng: np.random.Generator,
+    logger: imit_logger.HierarchicalLogger,
+    *,
+    batch_size: int,
+    lr: float,
+    ent_weight: float,
+) -> bc.BC:
+    """imitation's BC trainer for ``policy`` (the gradient steps every algorithm here uses)."""
+    return bc.BC(
+        observation_space=policy.observation_space,
+        action_space=policy.action_space,
+        rng=rng,
+        policy=policy,  # type: ignore[arg-type]
+        batch_size=batch_size,
+        optimizer_kwargs={"lr": lr},
+        ent_weight=ent_weight,
+        custom_logger=logger,
+    )
 
 
 def seed_everything(seed: int) -> None:

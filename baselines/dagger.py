@@ -7,13 +7,12 @@ from typing import Any
 
 import datasets
 import numpy as np
-from imitation.algorithms import bc
 from imitation.algorithms.dagger import LinearBetaSchedule, SimpleDAggerTrainer
 from imitation.data import rollout, types
 from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from baselines.adapters import LabelBudget, OraclePolicy, labelling_oracle, make_env, quiet_logger
+from baselines.adapters import LabelBudget, OraclePolicy, labelling_oracle, make_bc_trainer, make_env, quiet_logger
 
 
 def train_dagger(
@@ -51,16 +50,7 @@ def train_dagger(
     bc_kwargs = {"n_epochs": bc_epochs, "progress_bar": False, "log_rollouts_venv": None}
     rounds = 0
     with quiet_logger() as logger, tempfile.TemporaryDirectory(prefix="noisy-expert-dagger-") as scratch:
-        bc_trainer = bc.BC(
-            observation_space=policy.observation_space,
-            action_space=policy.action_space,
-            rng=rng,
-            policy=policy,
-            batch_size=batch_size,
-            optimizer_kwargs={"lr": lr},
-            ent_weight=ent_weight,
-            custom_logger=logger,
-        )
+        bc_trainer = make_bc_trainer(policy, rng, logger, batch_size=batch_size, lr=lr, ent_weight=ent_weight)
         trainer = SimpleDAggerTrainer(
             venv=venv,
             scratch_dir=scratch,

@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from imitation.algorithms import bc
 from imitation.data import rollout, types
 from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from baselines.adapters import LabelBudget, OraclePolicy, labelling_oracle, make_env, quiet_logger
+from baselines.adapters import LabelBudget, OraclePolicy, labelling_oracle, make_bc_trainer, make_env, quiet_logger
 
 
 def collect_demonstrations(
@@ -56,16 +55,8 @@ def train_bc(
     batch_size = min(batch_size, n)
     updates = max(min_updates, epochs * n // batch_size)
     with quiet_logger() as logger:
-        trainer = bc.BC(
-            observation_space=policy.observation_space,
-            action_space=policy.action_space,
-            rng=np.random.default_rng(seed),
-            policy=policy,
-            demonstrations=demonstrations,
-            batch_size=batch_size,
-            optimizer_kwargs={"lr": lr},
-            ent_weight=ent_weight,
-            custom_logger=logger,
-        )
+        trainer = make_bc_trainer(policy, np.random.default_rng(seed), logger, batch_size=batch_size, lr=lr,
+                                  ent_weight=ent_weight)
+        trainer.set_demonstrations(demonstrations)
         trainer.train(n_batches=updates, progress_bar=False, log_interval=updates + 1)
     return updates

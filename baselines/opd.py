@@ -19,11 +19,10 @@ from typing import Any, Callable
 
 import gymnasium as gym
 import numpy as np
-from imitation.algorithms import bc
 from imitation.data import types
 from stable_baselines3.common.policies import ActorCriticPolicy
 
-from baselines.adapters import quiet_logger
+from baselines.adapters import make_bc_trainer, quiet_logger
 from baselines.losses import DISTRIBUTION_LOSSES, DistillationLossCalculator
 from noisy_expert_envs.oracle import NoisyOracle
 
@@ -86,16 +85,7 @@ def train_opd(
     dataset_targets: list[np.ndarray] = []
     env_steps = rounds = episodes = 0
     with quiet_logger() as logger:
-        trainer = bc.BC(
-            observation_space=env.observation_space,
-            action_space=env.action_space,
-            rng=rng,
-            policy=policy,
-            batch_size=batch_size,
-            optimizer_kwargs={"lr": lr},
-            ent_weight=ent_weight,
-            custom_logger=logger,
-        )
+        trainer = make_bc_trainer(policy, rng, logger, batch_size=batch_size, lr=lr, ent_weight=ent_weight)
         trainer.loss_calculator = DistillationLossCalculator(loss, beta, ent_weight)
         while budget - oracle.queries >= cost_per_state:
             # 1. Roll out: the learner acts; a fraction lmbda of episodes, the noisy expert acts.

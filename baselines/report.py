@@ -12,7 +12,9 @@ method, fixed seed; "n/a" with a single seed) of the success rate and the normal
     ``C_OFF * p^-H * L`` (p = the oracle's agreement at the first state) and the OPD estimate overlaid
     (see :mod:`baselines.diagnose`); drawn when the grid has >= 2 horizons;
 (c) ``return_vs_noise_<env>.png``: normalized return vs noise level at each algorithm's largest
-    budget, when the grid has >= 2 noise levels.
+    budget, when the grid has >= 2 noise levels;
+(d) ``success_vs_horizon_<env>.png``: success (or normalized return) vs horizon at each algorithm's
+    largest budget, with 95% CIs, when the grid has >= 2 horizons (the fixed-budget view).
 
 A plot without data is skipped with a note in ``report.md``.
 """
@@ -266,9 +268,26 @@ def plot_labels_to_target(rows: list[Row], env_id: str, target: float, out: Path
     return path, ""
 
 
+def _grid_key(env_rows: list[Row], keys: tuple[str, ...]) -> str | None:
+    """The first of ``keys`` taking >= 2 values across ``env_rows``."""
+    return next((k for k in keys if len({r.env_kwargs.get(k) for r in env_rows if k in r.env_kwargs}) >= 2), None)
+
+
+def _save_line_plot(plt: Any, fig: Any, ax: Any, xlabel: str, ylabel: str, title: str, path: Path) -> Path:
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def plot_return_vs_noise(rows: list[Row], env_id: str, out: Path) -> tuple[Path | None, str]:
     env_rows = [r for r in rows if r.env_id == env_id]
-    nkey = next((k for k in NOISE_LEVEL_KEYS if len({r.env_kwargs.get(k) for r in env_rows if k in r.env_kwargs}) >= 2), None)
+    nkey = _grid_key(env_rows, NOISE_LEVEL_KEYS)
     if nkey is None:
         return None, f"return vs noise level skipped for {env_id}: the grid has fewer than 2 noise levels"
     plt = _pyplot()
@@ -283,15 +302,30 @@ def plot_return_vs_noise(rows: list[Row], env_id: str, out: Path) -> tuple[Path 
         levels = sorted(by_level)
         means = [float(np.mean([r.norm_return[0] for r in by_level[lv]])) for lv in levels]
         ax.plot(levels, means, marker="o", label=f"{label} (budget {top})")
-    ax.set_xlabel(nkey)
-    ax.set_ylabel("normalized return (mean over seeds and other kwargs)")
-    ax.set_title(f"{env_id}: return vs noise level", fontsize=9)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = out / f"return_vs_noise_{_slug(env_id)}.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    path = _save_line_plot(plt, fig, ax, nkey, "normalized return (mean over seeds and other kwargs)",
+                           f"{env_id}: return vs noise level", out / f"return_vs_noise_{_slug(env_id)}.png")
+    return path, ""
+
+
+def plot_success_vs_horizon(rows: list[Row], env_id: str, out: Path) -> tuple[Path | None, str]:
+    env_rows = [r for r in rows if r.env_id == env_id]
+    hkey = _grid_key(env_rows, HORIZON_KEYS)
+    if hkey is None:
+        return None, f"success vs horizon skipped for {env_id}: the grid has fewer than 2 horizons"
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    use_success = all(r.success is not None for r in env_rows)
+    for label in sorted({r.label for r in env_rows}):
+        sel = [r for r in env_rows if r.label == label and hkey in r.env_kwargs]
+        top = max(r.budget for r in sel)
+        pts = sorted((r for r in sel if r.budget == top), key=lambda r: r.env_kwargs[hkey])
+        stats = [r.success if use_success else r.norm_return for r in pts]
+        errs = np.array([_err(st) for st in stats]).T  # type: ignore[arg-type]
+        ax.errorbar([r.env_kwargs[hkey] for r in pts], [st[0] for st in stats], yerr=errs, marker="o",  # type: ignore[index]
+                    capsize=3, label=f"{label} (budget {top})")
+    metric = "success rate" if use_success else "normalized return"
+    path = _save_line_plot(plt, fig, ax, hkey, metric, f"{env_id}: {metric} vs {hkey} (95% CI over seeds)",
+                           out / f"success_vs_horizon_{_slug(env_id)}.png")
     return path, ""
 
 
@@ -329,7 +363,8 @@ def make_report(directory: str | Path, *, target: float | None = None, plots: bo
                 else:
                     report.plots.append(p)
                 for fn, args in ((plot_labels_to_target, (report.rows, env_id, target, directory)),
-                                 (plot_return_vs_noise, (report.rows, env_id, directory))):
+                                 (plot_return_vs_noise, (report.rows, env_id, directory)),
+                                 (plot_success_vs_horizon, (report.rows, env_id, directory))):
                     p, note = fn(*args)
                     report.plots.append(p) if p is not None else report.notes.append(note)
     lines = [f"# Results: {directory}", "", f"{len(ok)} successful runs, {len(report.errors)} failed cells; "

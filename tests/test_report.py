@@ -54,7 +54,8 @@ def test_table_means_and_cis_are_those_of_the_records(tmp_path):
         assert f"{row.success[0]:.2f} [{row.success[1]:.2f}, {row.success[2]:.2f}]" in report.markdown
     names = {p.name for p in report.plots}
     assert names == {"return_vs_budget_NoisyExpert-CombinationLock-v0.png",
-                     "labels_to_target_NoisyExpert-CombinationLock-v0.png"}
+                     "labels_to_target_NoisyExpert-CombinationLock-v0.png",
+                     "success_vs_horizon_NoisyExpert-CombinationLock-v0.png"}
     assert all((tmp_path / n).stat().st_size > 1000 for n in names)
     assert any("noise level" in n for n in report.notes)  # plot (c) skipped, with a note
 

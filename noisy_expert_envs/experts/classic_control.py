@@ -63,7 +63,10 @@ class CartPoleExpert:
 
     def __call__(self, obs: np.ndarray) -> np.ndarray:
         """Actions of shape (B,) int64: 1 (push right) iff the margin is positive."""
-        return np.argmax(self.preferences(obs), axis=1).astype(np.int64)
+        s = self.margin(obs)
+        # Exactly argmax(preferences) (ties and NaN go to 0), without building the (B, 2) array:
+        # this expert labels every wrapper step, and the comparison is ~2x cheaper.
+        return (0.5 * s > -0.5 * s).astype(np.int64)
 
 
 # --------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ $(BIN)/.installed-$(EXTRAS): setup.cfg pyproject.toml constraints.txt
 install: $(BIN)/.installed-$(EXTRAS)
 
 demo: install
-	$(BIN)/noisy-expert-bench demo --out demo-results
+	$(BIN)/noisy-expert-bench demo --out demo-results --jobs 2
 
 test: install
 	$(BIN)/python -m pytest

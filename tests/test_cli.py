@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -52,9 +53,10 @@ def test_top_level_help_lists_the_subcommands(capsys):
 def test_module_and_console_script_entry_points():
     out = subprocess.run([sys.executable, "-m", "baselines", "list"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "NoisyExpert/CombinationLock-v0" in out.stdout
-    script = shutil.which("noisy-expert-bench")
-    if script is None:
-        pytest.skip("console script not installed (pip install -e .)")
+    # The venv's bin folder need not be on PATH (make runs .venv/bin/python directly).
+    beside = Path(sys.executable).with_name("noisy-expert-bench")
+    script = str(beside) if beside.exists() else shutil.which("noisy-expert-bench")
+    assert script is not None, "console script noisy-expert-bench not installed (pip install -e .)"
     assert subprocess.run([script, "--help"], capture_output=True, timeout=60).returncode == 0
 
 

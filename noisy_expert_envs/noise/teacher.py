@@ -6,11 +6,11 @@ from typing import Any
 
 import numpy as np
 
-from noisy_expert_envs._validation import check_positive, check_probability
-from noisy_expert_envs.noise.base import DiscreteNoise
+from noisy_expert_envs._validation import check_probability
+from noisy_expert_envs.noise.discrete import BoltzmannNoise
 
 
-class TeacherNoise(DiscreteNoise):
+class TeacherNoise(BoltzmannNoise):
     """A teacher that samples like a language model: ``(1 - epsilon) * softmax(logits / temperature)
     + epsilon / n``.
 
@@ -27,25 +27,14 @@ class TeacherNoise(DiscreteNoise):
     """
 
     name = "teacher"
-    needs_preferences = True
 
     def __init__(self, temperature: float = 1.0, epsilon: float = 0.1) -> None:
-        super().__init__()
-        self.temperature = check_positive("temperature", temperature)
+        super().__init__(temperature)
         self.epsilon = check_probability("epsilon", epsilon)
 
     def config(self) -> dict[str, Any]:
-        return {"noise": self.name, "temperature": self.temperature, "epsilon": self.epsilon}
+        return {**super().config(), "noise": self.name, "epsilon": self.epsilon}
 
     def probs(self, obs: np.ndarray, clean: np.ndarray, preferences: np.ndarray | None = None) -> np.ndarray:
-        n = self.n_actions
-        if preferences is None:
-            logits = np.zeros((len(clean), n))
-            logits[np.arange(len(clean)), clean] = 1.0
-        else:
-            logits = np.array(preferences, dtype=np.float64)
-        logits /= self.temperature
-        logits -= logits.max(axis=1, keepdims=True)
-        weights = np.exp(logits)
-        softmax = weights / weights.sum(axis=1, keepdims=True)
-        return (1.0 - self.epsilon) * softmax + self.epsilon / n
+        """Boltzmann's tempered softmax, mixed with a uniform floor of ``epsilon / n``."""
+        return (1.0 - self.epsilon) * super().probs(obs, clean, preferences) + self.epsilon / self.n_actions

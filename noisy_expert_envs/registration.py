@@ -55,7 +55,12 @@ TASKS: dict[str, TaskSpec] = {
     ),
     "CartPole-v1": _classic("cartpole:CartPoleEnv", "CartPoleExpert", 500, 475.0),
     "MountainCar-v0": _classic("mountain_car:MountainCarEnv", "MountainCarExpert", 200, -110.0),
-    "Acrobot-v1": _classic("acrobot:AcrobotEnv", "AcrobotExpert", 500, -100.0),
+    "Acrobot-v1": TaskSpec(  # Gymnasium 0.29's Acrobot crashes under NumPy 2 without the compat patch
+        "noisy_expert_envs.tasks.numpy2_compat:make_acrobot_env",
+        "noisy_expert_envs.experts.classic_control:AcrobotExpert",
+        500,
+        -100.0,
+    ),
     "Pendulum-v1": _classic("pendulum:PendulumEnv", "PendulumExpert", 200, None),
     "MountainCarContinuous-v0": _classic(
         "continuous_mountain_car:Continuous_MountainCarEnv", "MountainCarContinuousExpert", 999, 90.0
@@ -106,10 +111,6 @@ def make_noisy_env(
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; valid choices: {sorted(TASKS)}")
     spec = TASKS[task]
-    if task == "Acrobot-v1":
-        from noisy_expert_envs.tasks.numpy2_compat import patch_acrobot
-
-        patch_acrobot()  # Gymnasium 0.29's Acrobot crashes under NumPy 2 otherwise
     env_cls = load_env_creator(spec.make_env)
     env_params = set(inspect.signature(env_cls).parameters) - {"render_mode"}
     env_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in env_params}

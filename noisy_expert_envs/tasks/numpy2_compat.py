@@ -7,7 +7,7 @@ integrator using ``np.float64`` (only when NumPy lacks ``float_``); nothing else
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -35,3 +35,11 @@ def patch_acrobot() -> None:
     from gymnasium.envs.classic_control import acrobot
 
     acrobot.rk4 = rk4
+
+
+def make_acrobot_env(render_mode: str | None = None) -> Any:
+    """Gymnasium's ``AcrobotEnv``, with :func:`patch_acrobot` applied first (the task's entry point)."""
+    patch_acrobot()
+    from gymnasium.envs.classic_control.acrobot import AcrobotEnv
+
+    return AcrobotEnv(render_mode=render_mode)

@@ -57,12 +57,6 @@ class NoisyExpertWrapper(gym.Wrapper):
         self.labels = labels
         self.include_distribution = include_distribution
         self.include_clean = include_clean
-        # The task's Discrete action space and its bounds as Python ints, for the fast action check.
-        space = env.action_space
-        self._discrete_space = space if isinstance(space, spaces.Discrete) else None
-        self._action_bounds = (
-            (int(space.start), int(space.start + space.n)) if isinstance(space, spaces.Discrete) else (0, 0)
-        )
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
         """Reset the task; re-seed the oracle when ``seed`` is given; label the first observation."""
@@ -99,9 +93,9 @@ class NoisyExpertWrapper(gym.Wrapper):
     def _check_action(self, action: Any) -> None:
         space = self.action_space
         if (
-            space is self._discrete_space
+            self.oracle.discrete
             and type(action) in (int, np.int64)
-            and self._action_bounds[0] <= action < self._action_bounds[1]
+            and self.oracle._start <= action < self.oracle._stop
         ):
             # Fast path for the usual action, an in-range int: ``space.contains`` would accept it,
             # at several times the cost of two Python comparisons. Everything else is checked below.

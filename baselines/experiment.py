@@ -7,13 +7,12 @@ import time
 import warnings
 from typing import Any, Callable
 
-import numpy as np
 from gymnasium import spaces
 
 from baselines.adapters import labelling_oracle, make_env, seed_everything, torch_threads
 from baselines.dagger import train_dagger
 from baselines.evaluation import eval_seeds, normalized_return, policy_act, reference_returns, run_episodes
-from baselines.losses import DISTRIBUTION_LOSSES, LOSSES
+from baselines.losses import LOSSES
 from baselines.offline import collect_demonstrations, train_bc
 from baselines.opd import train_opd
 from baselines.policies import make_policy
@@ -99,13 +98,11 @@ def run(
     settings = _validate(algo, budget, seed, env_id, env_kwargs, algo_kwargs)
     check_int("eval_episodes", eval_episodes, minimum=1)
     env = make_env(env_id, env_kwargs)
-    if algo == "opd" and settings["loss"] in DISTRIBUTION_LOSSES and not isinstance(env.action_space, spaces.Discrete):
+    if algo == "opd" and settings["loss"] != "sampled" and not isinstance(env.action_space, spaces.Discrete):
         raise ValueError(
             f"loss {settings['loss']!r} needs Discrete actions; {env_id} has {env.action_space}. "
             f"Valid losses for continuous actions: ['sampled']"
         )
-    if algo == "opd" and settings["loss"] == "plurality" and not isinstance(env.action_space, spaces.Discrete):
-        raise ValueError(f"loss 'plurality' needs Discrete actions; {env_id} has {env.action_space}")
 
     start = time.perf_counter()
     with torch_threads(1), warnings.catch_warnings():

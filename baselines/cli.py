@@ -99,7 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Write DIR/report.md (printed too): per cell, mean and 95% bootstrap CI over seeds of success rate\n"
             "and normalized return; and PNG plots: return vs budget, labels-to-target vs horizon (with the\n"
-            "offline p^-H prediction), return vs noise level. Plots without data are skipped with a note."
+            "offline p^-H prediction), return vs noise level, success vs horizon at the largest budget.\n"
+            "Plots without data are skipped with a note."
         ),
         epilog=f"examples:\n  {PROG} report sep\n  {PROG} report sep --target 0.8 --no-plots",
     )

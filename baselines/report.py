@@ -216,7 +216,7 @@ def plot_labels_to_target(rows: list[Row], env_id: str, target: float, out: Path
     from baselines.diagnose import depth0_stats, offline_labels, opd_labels
 
     env_rows = [r for r in rows if r.env_id == env_id]
-    hkey = next((k for k in HORIZON_KEYS if len({r.env_kwargs.get(k) for r in env_rows if k in r.env_kwargs}) >= 2), None)
+    hkey = _grid_key(env_rows, HORIZON_KEYS)
     if hkey is None:
         return None, f"labels-to-target vs horizon skipped for {env_id}: the grid has fewer than 2 horizons"
     reach = labels_to_target(env_rows, target)
@@ -273,6 +273,13 @@ def _grid_key(env_rows: list[Row], keys: tuple[str, ...]) -> str | None:
     return next((k for k in keys if len({r.env_kwargs.get(k) for r in env_rows if k in r.env_kwargs}) >= 2), None)
 
 
+def _at_largest_budget(env_rows: list[Row], label: str, key: str) -> tuple[int, list[Row]]:
+    """``label``'s largest budget among rows that set ``key``, and those rows at that budget."""
+    sel = [r for r in env_rows if r.label == label and key in r.env_kwargs]
+    top = max(r.budget for r in sel)
+    return top, [r for r in sel if r.budget == top]
+
+
 def _save_line_plot(plt: Any, fig: Any, ax: Any, xlabel: str, ylabel: str, title: str, path: Path) -> Path:
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
@@ -293,12 +300,10 @@ def plot_return_vs_noise(rows: list[Row], env_id: str, out: Path) -> tuple[Path 
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     for label in sorted({r.label for r in env_rows}):
-        sel = [r for r in env_rows if r.label == label and nkey in r.env_kwargs]
-        top = max(r.budget for r in sel)
+        top, at_top = _at_largest_budget(env_rows, label, nkey)
         by_level: dict[float, list[Row]] = {}
-        for r in sel:
-            if r.budget == top:
-                by_level.setdefault(r.env_kwargs[nkey], []).append(r)
+        for r in at_top:
+            by_level.setdefault(r.env_kwargs[nkey], []).append(r)
         levels = sorted(by_level)
         means = [float(np.mean([r.norm_return[0] for r in by_level[lv]])) for lv in levels]
         ax.plot(levels, means, marker="o", label=f"{label} (budget {top})")
@@ -316,9 +321,8 @@ def plot_success_vs_horizon(rows: list[Row], env_id: str, out: Path) -> tuple[Pa
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     use_success = all(r.success is not None for r in env_rows)
     for label in sorted({r.label for r in env_rows}):
-        sel = [r for r in env_rows if r.label == label and hkey in r.env_kwargs]
-        top = max(r.budget for r in sel)
-        pts = sorted((r for r in sel if r.budget == top), key=lambda r: r.env_kwargs[hkey])
+        top, at_top = _at_largest_budget(env_rows, label, hkey)
+        pts = sorted(at_top, key=lambda r: r.env_kwargs[hkey])
         stats = [r.success if use_success else r.norm_return for r in pts]
         errs = np.array([_err(st) for st in stats]).T  # type: ignore[arg-type]
         ax.errorbar([r.env_kwargs[hkey] for r in pts], [st[0] for st in stats], yerr=errs, marker="o",  # type: ignore[index]

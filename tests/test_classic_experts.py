@@ -23,7 +23,11 @@ DISCRETE_TASKS = ["CartPole-v1", "MountainCar-v0", "Acrobot-v1"]
 
 def clean_returns(task: str, seeds: range) -> np.ndarray:
     """Returns of the clean expert acting through the registered id (noise='none')."""
-    env = gym.make(f"NoisyExpert/{task}", noise="none")
+    return label_following_returns(gym.make(f"NoisyExpert/{task}", noise="none"), seeds)
+
+
+def label_following_returns(env: gym.Env, seeds: range) -> np.ndarray:
+    """Returns of playing ``info["expert_action"]`` at every step, one episode per seed."""
     returns = []
     for seed in seeds:
         _, info = env.reset(seed=seed)
@@ -117,13 +121,5 @@ def test_boltzmann_teacher_uses_the_expert_preferences(task):
 def test_noise_lowers_the_return_of_the_acting_expert():
     """Acting with the noisy labels instead of the clean ones costs return on CartPole."""
     env = gym.make("NoisyExpert/CartPole-v1", noise="uniform", epsilon=0.9)
-    returns = []
-    for seed in range(3):
-        _, info = env.reset(seed=seed)
-        total, done = 0.0, False
-        while not done:
-            _, reward, terminated, truncated, info = env.step(info["expert_action"])
-            total += float(reward)
-            done = terminated or truncated
-        returns.append(total)
+    returns = label_following_returns(env, range(3))
     assert np.mean(returns) < 500.0

@@ -173,10 +173,9 @@ def _algorithm(index: int, entry: Any) -> tuple[str, str, dict[str, Any], list[i
 def _check_env_builds(where: str, env_id: str, kwargs: dict[str, Any], algos: list[tuple[str, str, dict, Any]]) -> None:
     """Build the env once: unknown ids, task arguments and noise parameters fail here."""
     import gymnasium as gym
-    from gymnasium import spaces
 
     import noisy_expert_envs  # noqa: F401  (registers the ids)
-    from baselines.losses import DISTRIBUTION_LOSSES
+    from baselines.experiment import check_loss_fits_actions
 
     if env_id not in gym.registry:
         from noisy_expert_envs import registered_ids
@@ -186,15 +185,13 @@ def _check_env_builds(where: str, env_id: str, kwargs: dict[str, Any], algos: li
         env = gym.make(env_id, **{**kwargs, "labels": False})
     except (TypeError, ValueError) as err:
         _fail(type(err), f"{where}.kwargs", f"{env_id} with {kwargs}: {err}")
-    try:
-        discrete = isinstance(env.action_space, spaces.Discrete)
-    finally:
-        env.close()
+    action_space = env.action_space
+    env.close()
     for i, (name, label, settings, _) in enumerate(algos):
-        loss = settings.get("loss", "sampled")
-        if name == "opd" and not discrete and (loss in DISTRIBUTION_LOSSES or loss == "plurality"):
-            _fail(ValueError, f"algorithms[{i}].loss",
-                  f"loss {loss!r} (label {label!r}) needs Discrete actions, but {env_id} has Box actions")
+        try:
+            check_loss_fits_actions(name, settings, env_id, action_space)
+        except ValueError as err:
+            _fail(ValueError, f"algorithms[{i}].loss", f"(label {label!r}) {err}")
 
 
 def parse_config(raw: Any, *, check_envs: bool = True) -> SweepConfig:

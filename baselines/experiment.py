@@ -12,7 +12,7 @@ from gymnasium import spaces
 from baselines.adapters import labelling_oracle, make_env, seed_everything, torch_threads
 from baselines.dagger import train_dagger
 from baselines.evaluation import eval_seeds, normalized_return, policy_act, reference_returns, run_episodes
-from baselines.losses import LOSSES
+from baselines.losses import DISCRETE_ONLY_LOSSES, LOSSES
 from baselines.offline import collect_demonstrations, train_bc
 from baselines.opd import train_opd
 from baselines.policies import make_policy
@@ -72,6 +72,17 @@ def _validate(algo: str, budget: Any, seed: Any, env_id: str, env_kwargs: dict[s
     return merged
 
 
+def check_loss_fits_actions(algo: str, settings: dict[str, Any], env_id: str, action_space: spaces.Space) -> None:
+    """``ValueError`` unless ``algo``'s loss works on ``action_space``: OPD's plurality and
+    distribution losses need Discrete actions."""
+    loss = settings.get("loss", "sampled")
+    if algo == "opd" and loss in DISCRETE_ONLY_LOSSES and not isinstance(action_space, spaces.Discrete):
+        raise ValueError(
+            f"loss {loss!r} needs Discrete actions; {env_id} has {action_space}. "
+            f"Valid losses for continuous actions: ['sampled']"
+        )
+
+
 def run(
     algo: str,
     env_id: str,
@@ -98,11 +109,7 @@ def run(
     settings = _validate(algo, budget, seed, env_id, env_kwargs, algo_kwargs)
     check_int("eval_episodes", eval_episodes, minimum=1)
     env = make_env(env_id, env_kwargs)
-    if algo == "opd" and settings["loss"] != "sampled" and not isinstance(env.action_space, spaces.Discrete):
-        raise ValueError(
-            f"loss {settings['loss']!r} needs Discrete actions; {env_id} has {env.action_space}. "
-            f"Valid losses for continuous actions: ['sampled']"
-        )
+    check_loss_fits_actions(algo, settings, env_id, env.action_space)
 
     start = time.perf_counter()
     with torch_threads(1), warnings.catch_warnings():

@@ -19,6 +19,8 @@ LABEL_LOSSES = ("sampled", "plurality")
 #: Losses on the teacher's whole distribution (Discrete actions only).
 DISTRIBUTION_LOSSES = ("forward_kl", "reverse_kl", "gjsd")
 LOSSES = LABEL_LOSSES + DISTRIBUTION_LOSSES
+#: Losses that need Discrete actions (a plurality vote and distributions are over action indices).
+DISCRETE_ONLY_LOSSES = ("plurality",) + DISTRIBUTION_LOSSES
 
 _LOG_FLOOR = 1e-8  # teacher probabilities are floored before logs (reverse KL needs log p > -inf)
 

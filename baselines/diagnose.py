@@ -37,6 +37,8 @@ from typing import Any
 
 import numpy as np
 
+from baselines.adapters import make_env
+
 C_OFF = 4.5
 OPD_DELTA = 0.1
 
@@ -65,17 +67,9 @@ def opd_labels(horizon: float, margin: float, delta: float = OPD_DELTA) -> float
     return horizon * (horizon + 1) / 2 + horizon * per_state
 
 
-def _make(env_id: str, env_kwargs: dict[str, Any]) -> Any:
-    import gymnasium as gym
-
-    import noisy_expert_envs  # noqa: F401
-
-    return gym.make(env_id, **{**env_kwargs, "labels": False})
-
-
 def depth0_stats(env_id: str, env_kwargs: dict[str, Any], seed: int = 0) -> tuple[float, float] | None:
     """(agreement π̃(π*(s0)|s0), mode margin) at the first state of a seeded episode; ``None`` for Box actions."""
-    env = _make(env_id, env_kwargs)
+    env = make_env(env_id, env_kwargs)
     try:
         oracle = copy.deepcopy(env.get_wrapper_attr("oracle"))
         if not oracle.discrete:
@@ -119,7 +113,7 @@ def diagnose(
     agreement.
     """
     env_kwargs = dict(env_kwargs or {})
-    env = _make(env_id, env_kwargs)
+    env = make_env(env_id, env_kwargs)
     oracle = copy.deepcopy(env.get_wrapper_attr("oracle"))
     oracle.reset_rng(np.random.SeedSequence([seed, 7]))
     seeds = [seed + i for i in range(episodes)]

@@ -43,6 +43,12 @@ class SweepSummary:
                 f"({self.wall_time_s:.1f} s)")
 
 
+def _error_record(cell: dict[str, Any], err: BaseException, wall_time_s: float) -> dict[str, Any]:
+    """The store record of a cell whose run raised (or whose worker died): error and traceback."""
+    return make_record(cell, cell_key(cell), "error", error=f"{type(err).__name__}: {err}",
+                       traceback=traceback.format_exc(), wall_time_s=wall_time_s)
+
+
 def execute_cell(cell: dict[str, Any]) -> dict[str, Any]:
     """Run one cell with :func:`baselines.run` and return its store record (``error`` on any exception)."""
     from baselines.experiment import run
@@ -62,8 +68,7 @@ def execute_cell(cell: dict[str, Any]) -> dict[str, Any]:
             **cell["settings"],
         )
     except Exception as err:  # noqa: BLE001  (recorded, and the sweep goes on)
-        return make_record(cell, key, "error", error=f"{type(err).__name__}: {err}",
-                           traceback=traceback.format_exc(), wall_time_s=time.perf_counter() - start)
+        return _error_record(cell, err, time.perf_counter() - start)
     return make_record(cell, key, "ok", **result.to_record())
 
 
@@ -102,8 +107,7 @@ def _drain_pool(pool: ProcessPoolExecutor, pending: dict[Future, dict[str, Any]]
                 try:
                     yield future.result()
                 except Exception as err:  # a worker died (e.g. killed): record it, go on
-                    yield make_record(cell, cell_key(cell), "error", error=f"{type(err).__name__}: {err}",
-                                      traceback=traceback.format_exc(), wall_time_s=0.0)
+                    yield _error_record(cell, err, 0.0)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
@@ -134,8 +138,7 @@ def _drain_ray(ray: Any, refs: dict[Any, dict[str, Any]], started: bool) -> Iter
             try:
                 yield ray.get(done[0])
             except Exception as err:  # the task's worker died
-                yield make_record(cell, cell_key(cell), "error", error=f"{type(err).__name__}: {err}",
-                                  traceback=traceback.format_exc(), wall_time_s=0.0)
+                yield _error_record(cell, err, 0.0)
     finally:
         if started:
             ray.shutdown()

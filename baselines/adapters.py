@@ -16,6 +16,7 @@ from imitation.algorithms import bc
 from imitation.util import logger as imit_logger
 from stable_baselines3.common.policies import BasePolicy
 
+from baselines.losses import DistillationLossCalculator
 from noisy_expert_envs.oracle import NoisyOracle, oracle_seed
 
 
@@ -105,18 +106,27 @@ def make_bc_trainer(
     batch_size: int,
     lr: float,
     ent_weight: float,
+    loss: str = "sampled",
+    beta: float = 0.5,
 ) -> bc.BC:
-    """imitation's BC trainer for ``policy`` (the gradient steps every algorithm here uses)."""
-    return bc.BC(
+    """imitation's BC trainer for ``policy`` (the gradient steps every algorithm here uses).
+
+    Its loss is our :class:`DistillationLossCalculator` (imitation's BC loss for one-action labels,
+    at less cost) and its optimizer Adam with the fused kernel, which on these small networks takes
+    a fraction of the time of the default per-parameter loop.
+    """
+    trainer = bc.BC(
         observation_space=policy.observation_space,
         action_space=policy.action_space,
         rng=rng,
         policy=policy,  # type: ignore[arg-type]
         batch_size=batch_size,
-        optimizer_kwargs={"lr": lr},
+        optimizer_kwargs={"lr": lr, "fused": True},
         ent_weight=ent_weight,
         custom_logger=logger,
     )
+    trainer.loss_calculator = DistillationLossCalculator(loss, beta, ent_weight)
+    return trainer
 
 
 def seed_everything(seed: int) -> None:

@@ -10,6 +10,7 @@ from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from baselines.adapters import LabelBudget, OraclePolicy, labelling_oracle, make_bc_trainer, make_env, quiet_logger
+from baselines.batches import ShuffledBatches
 
 
 def collect_demonstrations(
@@ -55,8 +56,9 @@ def train_bc(
     batch_size = min(batch_size, n)
     updates = max(min_updates, epochs * n // batch_size)
     with quiet_logger() as logger:
-        trainer = make_bc_trainer(policy, np.random.default_rng(seed), logger, batch_size=batch_size, lr=lr,
-                                  ent_weight=ent_weight)
-        trainer.set_demonstrations(demonstrations)
+        rng = np.random.default_rng(seed)
+        trainer = make_bc_trainer(policy, rng, logger, batch_size=batch_size, lr=lr, ent_weight=ent_weight)
+        transitions = rollout.flatten_trajectories(demonstrations)
+        trainer.set_demonstrations(ShuffledBatches(transitions.obs, transitions.acts, batch_size, rng))
         trainer.train(n_batches=updates, progress_bar=False, log_interval=updates + 1)
     return updates

@@ -19,11 +19,11 @@ from typing import Any, Callable
 
 import gymnasium as gym
 import numpy as np
-from imitation.data import types
 from stable_baselines3.common.policies import ActorCriticPolicy
 
 from baselines.adapters import make_bc_trainer, quiet_logger
-from baselines.losses import DISTRIBUTION_LOSSES, DistillationLossCalculator
+from baselines.batches import ShuffledBatches
+from baselines.losses import DISTRIBUTION_LOSSES
 from noisy_expert_envs.oracle import NoisyOracle
 
 
@@ -44,14 +44,6 @@ def label_states(
         tie_break = rng.random(counts.shape) * 0.5
         return (np.argmax(counts + tie_break, axis=1) + int(oracle.action_space.start)).astype(np.int64)  # type: ignore[attr-defined]
     return oracle.sample(states)
-
-
-def _as_transitions(obs: np.ndarray, targets: np.ndarray) -> types.Transitions:
-    """Labelled states in imitation's type (BC reads only obs and acts; the rest is filler)."""
-    n = len(obs)
-    return types.Transitions(
-        obs=obs, acts=targets, infos=np.array([{}] * n), next_obs=obs, dones=np.zeros(n, dtype=bool)
-    )
 
 
 def train_opd(
@@ -85,8 +77,8 @@ def train_opd(
     dataset_targets: list[np.ndarray] = []
     env_steps = rounds = episodes = 0
     with quiet_logger() as logger:
-        trainer = make_bc_trainer(policy, rng, logger, batch_size=batch_size, lr=lr, ent_weight=ent_weight)
-        trainer.loss_calculator = DistillationLossCalculator(loss, beta, ent_weight)
+        trainer = make_bc_trainer(policy, rng, logger, batch_size=batch_size, lr=lr, ent_weight=ent_weight,
+                                  loss=loss, beta=beta)
         while budget - oracle.queries >= cost_per_state:
             # 1. Roll out: the learner acts; a fraction lmbda of episodes, the noisy expert acts.
             visited: list[np.ndarray] = []
@@ -117,7 +109,7 @@ def train_opd(
             all_obs = np.concatenate(dataset_obs)
             all_targets = np.concatenate(dataset_targets)
             trainer.batch_size = trainer.minibatch_size = min(batch_size, len(all_obs))
-            trainer.set_demonstrations(_as_transitions(all_obs, all_targets))
+            trainer.set_demonstrations(ShuffledBatches(all_obs, all_targets, trainer.batch_size, rng))
             trainer.train(n_batches=updates_per_round, progress_bar=False, log_interval=updates_per_round + 1)
             rounds += 1
             if stop_when is not None and stop_when(policy):

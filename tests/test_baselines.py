@@ -5,11 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch as th
+from imitation.algorithms.bc import BehaviorCloningLossCalculator
 from stable_baselines3.common.policies import ActorCriticPolicy
 
 from baselines import run
 from baselines.adapters import OraclePolicy, labelling_oracle, make_env
-from baselines.losses import generalized_jsd
+from baselines.batches import ShuffledBatches
+from baselines.losses import DistillationLossCalculator, generalized_jsd
+from baselines.policies import make_policy
 
 LOCK = "NoisyExpert/CombinationLock-v0"
 LOCK40 = dict(horizon=40, n_actions=4, noise="uniform", epsilon=0.3)
@@ -150,6 +153,49 @@ def test_generalized_jsd_endpoints_are_forward_and_reverse_kl() -> None:
     middle = generalized_jsd(student_logp, teacher, 0.5).sum()
     assert 0.0 < middle < min(forward, reverse)
     assert th.isclose(generalized_jsd(teacher.log(), teacher, 0.5).sum(), th.tensor(0.0), atol=1e-6)
+
+
+@pytest.mark.parametrize("env_id", [LOCK, "NoisyExpert/Pendulum-v1"])
+@pytest.mark.parametrize("l2_weight", [0.0, 1e-2])
+def test_label_loss_equals_imitations_bc_loss_and_gradients(env_id: str, l2_weight: float) -> None:
+    # The calculator every learner trains with must be imitation's BC loss, only cheaper.
+    env = make_env(env_id, {"horizon": 5} if env_id == LOCK else {})
+    th.manual_seed(0)
+    policy = make_policy(env)
+    obs = th.as_tensor(np.stack([env.observation_space.sample() for _ in range(16)]), dtype=th.float32)
+    acts = th.as_tensor(np.stack([env.action_space.sample() for _ in range(16)]))
+
+    def gradients(metrics) -> list[th.Tensor]:
+        policy.zero_grad(set_to_none=True)
+        metrics.loss.backward()
+        return [th.zeros_like(p) if p.grad is None else p.grad.clone() for p in policy.parameters()]
+
+    ours = DistillationLossCalculator("sampled", ent_weight=1e-3, l2_weight=l2_weight)(policy, obs, acts)
+    stock = BehaviorCloningLossCalculator(ent_weight=1e-3, l2_weight=l2_weight)(policy, obs, acts)
+    for name in ("loss", "neglogp", "entropy", "prob_true_act", "l2_loss"):
+        assert th.allclose(getattr(ours, name), getattr(stock, name), atol=1e-6), name
+    our_grads, stock_grads = gradients(ours), gradients(stock)
+    assert any(g.abs().sum() > 0 for g in our_grads)
+    for mine, theirs in zip(our_grads, stock_grads):
+        assert th.allclose(mine, theirs, atol=1e-6)
+
+
+def test_shuffled_batches_cover_every_state_once_per_epoch_and_reproduce() -> None:
+    obs = np.arange(70, dtype=np.float32).reshape(35, 2)
+    acts = np.arange(35)
+    epochs = [list(ShuffledBatches(obs, acts, 8, np.random.default_rng(3))) for _ in range(2)]
+    assert [len(e) for e in epochs] == [4, 4]  # drop_last, like imitation's data loader
+    first = epochs[0]
+    seen = th.cat([b["acts"] for b in first])
+    assert len(set(seen.tolist())) == 32 and all(len(b["obs"]) == 8 for b in first)
+    assert all(th.equal(b["obs"][:, 0], 2.0 * b["acts"]) for b in first)  # rows stay paired
+    assert all(th.equal(a["acts"], b["acts"]) for a, b in zip(*epochs))  # same seed, same order
+    batches = ShuffledBatches(obs, acts, 8, np.random.default_rng(3))
+    assert not th.equal(th.cat([b["acts"] for b in batches]), th.cat([b["acts"] for b in batches]))  # reshuffled
+    with pytest.raises(ValueError, match="batch_size must be in 1..35"):
+        ShuffledBatches(obs, acts, 36, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="same length"):
+        ShuffledBatches(obs, acts[:-1], 8, np.random.default_rng(0))
 
 
 # -- bad input ---------------------------------------------------------------------------------------

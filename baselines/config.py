@@ -14,6 +14,8 @@ A configuration is a mapping (usually read from YAML) with these top-level keys:
       - bc                                                    # a bare name ...
       - {name: opd, loss: plurality, k: 3, label: opd-plurality}  # ... or a name plus settings
       - {name: bc, budgets: [1000, 4000]}                     # optional per-algorithm budgets
+      # label: how tables, plots and budget mappings name it; default the name, or the name plus
+      # settings such as "opd(loss=forward_kl, k=5)"
     budgets: [100, 400, 1600]     # required unless every env or algorithm has its own
     seeds: 3                      # an int n (seeds 0..n-1) or a list of ints
     eval_episodes: 20             # optional, default 20
@@ -163,7 +165,9 @@ def _algorithm(index: int, entry: Any) -> tuple[str, str, dict[str, Any], list[i
             hint = " (set it at the top level of the config)" if key in COMMON_KWARGS else ""
             _fail(ValueError, f"{where}.{key}",
                   f"unknown setting for algorithm {name!r}{hint}; valid settings: {sorted(known)}")
-    label = entry.get("label", name if not settings else name + "-" + "-".join(f"{k}{v}" for k, v in settings.items()))
+    # Default label: the name plus its settings, e.g. "opd(loss=forward_kl, k=5)".
+    default_label = name if not settings else f"{name}({', '.join(f'{k}={v}' for k, v in settings.items())})"
+    label = entry.get("label", default_label)
     if not isinstance(label, str) or not label:
         _fail(TypeError, f"{where}.label", f"must be a non-empty string, got {label!r}")
     budgets = _check_budgets(f"{where}.budgets", entry["budgets"]) if "budgets" in entry else None

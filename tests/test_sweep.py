@@ -45,7 +45,7 @@ def test_config_expands_to_a_grid_with_stable_keys():
     config = parse_config(TINY)
     assert len(config.cells) == 2 * 2 * 1 * 2
     assert {c["env_kwargs"]["horizon"] for c in config.cells} == {2, 3}
-    assert {c["label"] for c in config.cells} == {"bc-min_updates20-epochs1", "opd-sampled"}
+    assert {c["label"] for c in config.cells} == {"bc(min_updates=20, epochs=1)", "opd-sampled"}
     keys = [cell_key(c) for c in config.cells]
     assert len(set(keys)) == len(keys)
     assert keys == [cell_key(c) for c in parse_config(copy.deepcopy(TINY)).cells]  # stable

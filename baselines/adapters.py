@@ -43,7 +43,7 @@ class OraclePolicy(BasePolicy):
     ) -> tuple[np.ndarray, tuple[np.ndarray, ...] | None]:
         """Noisy labels for a batch (or one) observation; ``deterministic`` is ignored on purpose."""
         obs = np.asarray(observation)
-        n = 1 if obs.shape == self.oracle._obs_shape else len(obs)
+        n = 1 if obs.shape == tuple(self.oracle.observation_space.shape or ()) else len(obs)
         if self.budget is not None and self.oracle.queries + n > self.budget:
             raise RuntimeError(
                 f"label budget exceeded: {self.oracle.queries} used + {n} requested > budget {self.budget}"

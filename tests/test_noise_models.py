@@ -424,3 +424,33 @@ def test_make_noise_picks_the_family_from_the_action_space():
     assert isinstance(make_noise(None), NoNoise)
     model = FixedWrongNoise(0.1)
     assert make_noise(model) is model
+
+
+# -- the single-observation hook ``sample_one`` (the oracle's path for one observation) -----------
+
+
+def never_draw() -> float:
+    raise AssertionError("this model's sample_one must not use the buffered uniforms")
+
+
+@pytest.mark.parametrize("name", sorted(set(DISCRETE_MODELS) - {"uniform", "none"}))
+def test_default_sample_one_is_the_batch_sample_of_one_row(name):
+    """Models without their own ``sample_one`` draw a single label exactly as a batch of one does
+    (their label streams are unchanged by the single-observation path), memory included."""
+    single, batch = (DISCRETE_MODELS[name]().bind(spaces.Discrete(N_ACTIONS), noise_seed=2) for _ in range(2))
+    rng_single, rng_batch = np.random.default_rng(4), np.random.default_rng(4)
+    prefs_all = np.random.default_rng(1).normal(size=(300, N_ACTIONS))
+    for i, row in enumerate(states(300, seed=3)):
+        clean = i % N_ACTIONS
+        prefs = prefs_all[i : i + 1] if name in ("boltzmann", "teacher") else None
+        label = single.sample_one(row, clean, never_draw, rng_single, prefs)
+        assert type(label) is int
+        assert label == batch.sample(row[None], np.array([clean]), rng_batch, prefs)[0]
+
+
+def test_none_sample_one_is_the_clean_action_without_drawing():
+    model = NoNoise().bind(spaces.Discrete(3))
+    rng = np.random.default_rng(0)
+    before = rng.bit_generator.state
+    assert [model.sample_one(np.zeros(2), c, never_draw, rng) for c in (2, 0, 1)] == [2, 0, 1]
+    assert rng.bit_generator.state == before

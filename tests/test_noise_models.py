@@ -18,6 +18,7 @@ from noisy_expert_envs import (
     StateDependentNoise,
     StickyNoise,
     TeacherNoise,
+    NoisyOracle,
     UniformNoise,
     make_noise,
 )
@@ -431,6 +432,30 @@ def test_make_noise_picks_the_family_from_the_action_space():
 
 def never_draw() -> float:
     raise AssertionError("this model's sample_one must not use the buffered uniforms")
+
+
+@pytest.mark.parametrize("n,epsilon,start", [(4, 0.3, 0), (3, 1.0, 0), (2, 0.2, 5), (5, 0.0, 0), (7, 0.9, -3)])
+def test_uniform_single_observation_labels_match_declared_probs(n, epsilon, start):
+    """Labels of the oracle's one-observation path (one buffered uniform per label) follow ``probs``."""
+    obs_space = spaces.Box(-np.inf, np.inf, shape=(3,))
+    clean_of = {0: start, 1: start + n - 1}  # the clean action is read from the first coordinate
+
+    class Expert:
+        def __call__(self, obs):
+            return np.array([clean_of[int(o[0])] for o in obs])
+
+        def act_one(self, obs):
+            return clean_of[int(obs[0])]
+
+    oracle = NoisyOracle(Expert(), UniformNoise(epsilon), spaces.Discrete(n, start=start), obs_space, seed=8)
+    for state in (0, 1):
+        obs = np.array([float(state), 0.3, -0.2])
+        probs = oracle.probs(obs)
+        labels = np.array([oracle.sample(obs) for _ in range(SAMPLES_PER_STATE)])
+        freq = np.bincount(labels - start, minlength=n) / SAMPLES_PER_STATE
+        np.testing.assert_allclose(freq, probs, atol=TOL)
+        if epsilon == 0.0:
+            assert np.all(labels == clean_of[state])
 
 
 @pytest.mark.parametrize("name", sorted(set(DISCRETE_MODELS) - {"uniform", "none"}))

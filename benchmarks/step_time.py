@@ -104,7 +104,8 @@ def breakdown(task: str, noise: str, epsilon: float, repeats: int, seed: int, ca
     """A markdown table of what one label costs, part by part, next to one plain step.
 
     Each part is one call on a single observation, timed ``calls`` times per round; the rounds
-    interleave the parts and the table reports medians over rounds.
+    interleave the parts and the table reports medians over rounds. The expert and noise parts are
+    those of the oracle's single-observation path (``act_one`` and ``sample_one``).
     """
     plain = gym.make(task)
     noisy = gym.make(f"NoisyExpert/{task}", noise=noise, epsilon=epsilon)
@@ -112,10 +113,16 @@ def breakdown(task: str, noise: str, epsilon: float, repeats: int, seed: int, ca
     obs, _ = noisy.reset(seed=seed)
     plain.reset(seed=seed)
     batch = np.asarray(obs)[None]
-    clean = oracle._clean_actions(batch)
+    clean = int(oracle._clean_actions(batch)[0])
     rng = np.random.default_rng(seed)
     n = int(plain.action_space.n)
     actions = itertools.cycle([int(a) for a in plain.action_space.start + rng.integers(n, size=4096)])
+    act_one = getattr(oracle.expert, "act_one", None)
+    expert_part: tuple[str, Callable[[], Any]] = (
+        ("clean expert on one observation, `expert.act_one(obs)`", lambda: act_one(obs))
+        if act_one is not None
+        else ("clean expert on one observation, `expert(obs[None])` (no `act_one`)", lambda: oracle.expert(batch))
+    )
     state = {"done": False}
 
     def plain_step() -> None:
@@ -127,10 +134,11 @@ def breakdown(task: str, noise: str, epsilon: float, repeats: int, seed: int, ca
     parts: dict[str, Callable[[], Any]] = {
         f'one step of `gym.make("{task}")`': plain_step,
         "`oracle.sample(obs)` (one label: expert + checks + noise draw)": lambda: oracle.sample(obs),
-        "clean expert on one observation, `expert(obs[None])`": lambda: oracle.expert(batch),
-        f"noise model `sample` for one row ({noise})": lambda: oracle.noise.sample(batch, clean, rng, None),
-        "the label's RNG draws alone, `rng.random()` + `rng.integers(n)`":
-            lambda: (rng.random(), rng.integers(n)),
+        expert_part[0]: expert_part[1],
+        f"noise model `sample_one` for one observation ({noise})":
+            lambda: oracle.noise.sample_one(obs, clean, oracle._draw, oracle.rng, None),
+        "one buffered uniform, `oracle._draw()`": oracle._draw,
+        "for comparison: a scalar `rng.random()`": rng.random,
     }
     results: dict[str, list[float]] = {name: [] for name in parts}
     names = list(parts)

@@ -123,3 +123,44 @@ def test_noise_lowers_the_return_of_the_acting_expert():
     env = gym.make("NoisyExpert/CartPole-v1", noise="uniform", epsilon=0.9)
     returns = label_following_returns(env, range(3))
     assert np.mean(returns) < 500.0
+
+
+def cartpole_edge_observations() -> np.ndarray:
+    """States where the margin is exactly 0 or within a rounding error of it, or not finite."""
+    rng = np.random.default_rng(5)
+    near = rng.normal(0.0, [1.0, 2.0, 0.2, 0.0], size=(5000, 4))
+    near[:, 3] = -(near[:, 0] + 1.5 * near[:, 1] + 20.0 * near[:, 2]) / 3.0  # s = 0 up to rounding
+    exact = np.array([
+        [0.0, 0.0, 0.0, 0.0], [-0.0, -0.0, -0.0, -0.0], [1.5, -1.0, 0.0, 0.0], [20.0, 0.0, -1.0, 0.0],
+        [5e-324, 0.0, 0.0, 0.0], [-5e-324, 0.0, 0.0, 0.0], [1e-310, 0.0, 0.0, 0.0],  # subnormal margins
+        [np.nan, 0.0, 0.0, 0.0], [np.inf, 0.0, 0.0, 0.0], [-np.inf, 0.0, 0.0, 0.0],
+        [np.inf, -np.inf, 0.0, 0.0], [1e308, 1e308, 0.0, 0.0], [1e308, 0.0, -1e307, 0.0],
+    ])
+    return np.concatenate([near, exact])
+
+
+def test_cartpole_act_one_is_the_batch_action_everywhere():
+    """``act_one`` (the oracle's one-observation path) gives exactly the batch expert's action,
+    including exact and rounding-level ties, NaN, infinities and subnormal margins (all 0 unless
+    the margin is positive), for float64, float32 and integer observations."""
+    expert = CLASSIC_CONTROL_EXPERTS["CartPole-v1"]()
+    visited = visited_observations("CartPole-v1", n=2000, seed=3)
+    wide = np.random.default_rng(4).normal(0.0, [1.0, 2.0, 0.2, 2.0], size=(20000, 4))
+    for obs in (visited, wide, wide.astype(np.float32), cartpole_edge_observations(),
+                np.random.default_rng(6).integers(-3, 4, size=(500, 4))):
+        with np.errstate(over="ignore", invalid="ignore"):  # inf - inf in the edge cases
+            batch = expert(obs)
+            prefs = expert.preferences(obs)
+        single = [expert.act_one(row) for row in obs]
+        assert all(type(a) is int for a in single)
+        np.testing.assert_array_equal(single, batch)
+        np.testing.assert_array_equal(single, prefs.argmax(axis=1))
+    near_ties = cartpole_edge_observations()[:5000]
+    assert 0 < expert(near_ties).mean() < 1  # rounding sends some of them each way
+    assert expert.act_one([1.5, -1.0, 0.0, 0.0]) == 0 and expert.act_one((0.0, 0.0, 0.1, 0.0)) == 1
+
+
+@pytest.mark.parametrize("obs", [np.zeros(3), np.zeros((1, 4)), np.zeros((4, 1)), [0.0] * 5])
+def test_cartpole_act_one_rejects_anything_but_one_observation(obs):
+    with pytest.raises(ValueError, match=r"act_one expects one observation of shape \(4,\)"):
+        CLASSIC_CONTROL_EXPERTS["CartPole-v1"]().act_one(obs)

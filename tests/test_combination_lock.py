@@ -102,3 +102,15 @@ def test_render_ansi_and_render_mode_validation():
     assert CombinationLockEnv(horizon=3).render() is None
     with pytest.raises(ValueError, match="human"):
         CombinationLockEnv(render_mode="human")
+
+
+def test_expert_act_one_is_the_batch_action():
+    env = CombinationLockEnv(horizon=6, n_actions=4, code_seed=2)
+    expert = CombinationLockExpert(env.code, 4)
+    rng = np.random.default_rng(0)
+    obs = np.concatenate([np.eye(7, dtype=np.float32), rng.random((200, 7)).astype(np.float32),
+                          np.full((1, 7), np.nan, dtype=np.float32), np.zeros((1, 7), dtype=np.float32)])
+    obs[-3, 4] = np.nan  # argmax picks the first NaN
+    single = [expert.act_one(o) for o in obs]
+    assert all(type(a) is int for a in single)
+    np.testing.assert_array_equal(single, expert(obs))

@@ -18,6 +18,7 @@ from noisy_expert_envs import (
     StateDependentNoise,
     StickyNoise,
     TeacherNoise,
+    NoisyOracle,
     UniformNoise,
     make_noise,
 )
@@ -424,3 +425,57 @@ def test_make_noise_picks_the_family_from_the_action_space():
     assert isinstance(make_noise(None), NoNoise)
     model = FixedWrongNoise(0.1)
     assert make_noise(model) is model
+
+
+# -- the single-observation hook ``sample_one`` (the oracle's path for one observation) -----------
+
+
+def never_draw() -> float:
+    raise AssertionError("this model's sample_one must not use the buffered uniforms")
+
+
+@pytest.mark.parametrize("n,epsilon,start", [(4, 0.3, 0), (3, 1.0, 0), (2, 0.2, 5), (5, 0.0, 0), (7, 0.9, -3)])
+def test_uniform_single_observation_labels_match_declared_probs(n, epsilon, start):
+    """Labels of the oracle's one-observation path (one buffered uniform per label) follow ``probs``."""
+    obs_space = spaces.Box(-np.inf, np.inf, shape=(3,))
+    clean_of = {0: start, 1: start + n - 1}  # the clean action is read from the first coordinate
+
+    class Expert:
+        def __call__(self, obs):
+            return np.array([clean_of[int(o[0])] for o in obs])
+
+        def act_one(self, obs):
+            return clean_of[int(obs[0])]
+
+    oracle = NoisyOracle(Expert(), UniformNoise(epsilon), spaces.Discrete(n, start=start), obs_space, seed=8)
+    for state in (0, 1):
+        obs = np.array([float(state), 0.3, -0.2])
+        probs = oracle.probs(obs)
+        labels = np.array([oracle.sample(obs) for _ in range(SAMPLES_PER_STATE)])
+        freq = np.bincount(labels - start, minlength=n) / SAMPLES_PER_STATE
+        np.testing.assert_allclose(freq, probs, atol=TOL)
+        if epsilon == 0.0:
+            assert np.all(labels == clean_of[state])
+
+
+@pytest.mark.parametrize("name", sorted(set(DISCRETE_MODELS) - {"uniform", "none"}))
+def test_default_sample_one_is_the_batch_sample_of_one_row(name):
+    """Models without their own ``sample_one`` draw a single label exactly as a batch of one does
+    (their label streams are unchanged by the single-observation path), memory included."""
+    single, batch = (DISCRETE_MODELS[name]().bind(spaces.Discrete(N_ACTIONS), noise_seed=2) for _ in range(2))
+    rng_single, rng_batch = np.random.default_rng(4), np.random.default_rng(4)
+    prefs_all = np.random.default_rng(1).normal(size=(300, N_ACTIONS))
+    for i, row in enumerate(states(300, seed=3)):
+        clean = i % N_ACTIONS
+        prefs = prefs_all[i : i + 1] if name in ("boltzmann", "teacher") else None
+        label = single.sample_one(row, clean, never_draw, rng_single, prefs)
+        assert type(label) is int
+        assert label == batch.sample(row[None], np.array([clean]), rng_batch, prefs)[0]
+
+
+def test_none_sample_one_is_the_clean_action_without_drawing():
+    model = NoNoise().bind(spaces.Discrete(3))
+    rng = np.random.default_rng(0)
+    before = rng.bit_generator.state
+    assert [model.sample_one(np.zeros(2), c, never_draw, rng) for c in (2, 0, 1)] == [2, 0, 1]
+    assert rng.bit_generator.state == before

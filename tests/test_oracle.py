@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import pickle
 
 import cloudpickle
@@ -174,3 +175,121 @@ def test_cloudpickle_carries_a_lambda_expert():
     copy = cloudpickle.loads(cloudpickle.dumps(oracle))
     obs = obs_batch(32)
     np.testing.assert_array_equal(copy.sample(obs), oracle.sample(obs))
+
+
+# -- the single-observation path (the wrapper's label at every step) ----------------------------
+
+
+class OneExpert:
+    """``sign_expert`` with the optional ``act_one`` protocol; counts which path was used."""
+
+    def __init__(self, start: int = 0):
+        self.start = start
+        self.batch_calls = 0
+        self.single_calls = 0
+
+    def __call__(self, obs):
+        self.batch_calls += 1
+        return sign_expert(obs) + self.start
+
+    def act_one(self, obs):
+        self.single_calls += 1
+        return int(np.sign(obs[0]) + 1) + self.start
+
+
+def single_labels(oracle: NoisyOracle, obs: np.ndarray) -> list:
+    return [oracle.sample(row) for row in obs]
+
+
+def test_single_observations_use_act_one_and_give_np_int64_labels():
+    expert = OneExpert(start=-1)
+    oracle = NoisyOracle(expert, "uniform", spaces.Discrete(3, start=-1), OBS_SPACE, seed=0, epsilon=0.5)
+    obs = obs_batch(300)
+    labels = single_labels(oracle, obs)
+    assert expert.single_calls == 300 and expert.batch_calls == 0
+    assert all(type(a) is np.int64 for a in labels) and set(labels) == {-1, 0, 1}
+    clean = [oracle.clean(row) for row in obs]
+    assert all(type(a) is np.int64 for a in clean)
+    np.testing.assert_array_equal(clean, sign_expert(obs) - 1)
+    assert oracle.queries == 300 and oracle.clean_queries == 300
+    # Batches, lists and probs use the batch expert.
+    oracle.sample(obs)
+    oracle.sample(obs[0].tolist())
+    oracle.probs(obs[0])
+    assert expert.batch_calls == 2 and expert.single_calls == 301 + 300
+    box = NoisyOracle(OneExpert(), "none", BOX, OBS_SPACE, seed=0)
+    assert box._act_one is None  # Box experts are never asked for a Python-int action
+
+
+def test_single_labels_are_reproducible_and_reset_rng_replays_them():
+    obs = obs_batch(700)  # > 2 refills of the 256-uniform buffer
+    a, b = discrete_oracle(epsilon=0.5, seed=3), discrete_oracle(epsilon=0.5, seed=3)
+    first = single_labels(a, obs)
+    assert single_labels(b, obs) == first
+    a.reset_rng(3)
+    assert single_labels(a, obs[:300]) == first[:300]  # reset_rng empties the buffer too
+    c = discrete_oracle(epsilon=0.5, seed=4)
+    assert single_labels(c, obs) != first
+    # The same sequence of calls replays, batches and single observations interleaved.
+    for oracle in (a, b):
+        oracle.reset_rng(9)
+    for _ in range(3):
+        np.testing.assert_array_equal(a.sample(obs[:50]), b.sample(obs[:50]))
+        assert single_labels(a, obs[:200]) == single_labels(b, obs[:200])
+
+
+def test_assigning_rng_starts_a_fresh_stream():
+    a, b = discrete_oracle(epsilon=0.5, seed=3), discrete_oracle(epsilon=0.5, seed=5)
+    obs = obs_batch(100)
+    single_labels(a, obs[:10])  # a now holds buffered uniforms of seed 3
+    a.rng = np.random.default_rng(5)
+    b.rng = np.random.default_rng(5)
+    assert single_labels(a, obs) == single_labels(b, obs)
+
+
+@pytest.mark.parametrize("copy_fn", [lambda o: pickle.loads(pickle.dumps(o)),
+                                     lambda o: cloudpickle.loads(cloudpickle.dumps(o)),
+                                     copy.deepcopy])
+def test_copied_oracle_continues_mid_buffer_with_the_same_single_labels(copy_fn):
+    oracle = NoisyOracle(OneExpert(), "uniform", spaces.Discrete(3), OBS_SPACE, seed=11, epsilon=0.6)
+    obs = obs_batch(600)
+    single_labels(oracle, obs[:100])  # 156 uniforms left in the buffer
+    twin = copy_fn(oracle)
+    assert twin._uniforms == oracle._uniforms and len(oracle._uniforms) == 156
+    assert single_labels(twin, obs[100:]) == single_labels(oracle, obs[100:])
+    assert twin.queries == oracle.queries == 600
+    assert twin.expert.single_calls == oracle.expert.single_calls  # act_one bound to the copy's expert
+
+
+@pytest.mark.parametrize("bad", [3, -1, 1.5, np.nan, None, True, "a", [0, 1], np.int64(7)])
+def test_bad_act_one_answer_raises_the_batch_error_before_counting(bad):
+    class BadOne:
+        def __call__(self, obs):
+            return np.zeros(len(obs), dtype=np.int64)
+
+        def act_one(self, obs):
+            return bad
+
+    oracle = NoisyOracle(BadOne(), "uniform", spaces.Discrete(3), OBS_SPACE, seed=0, epsilon=0.3)
+    batch_only = NoisyOracle(lambda o: np.asarray([bad]), "uniform", spaces.Discrete(3), OBS_SPACE, seed=0)
+    with pytest.raises(ValueError) as batch_error:
+        batch_only.sample(obs_batch(1))
+    for call in (oracle.sample, oracle.clean):
+        with pytest.raises(ValueError) as single_error:
+            call(obs_batch(1)[0])
+        assert str(single_error.value) == str(batch_error.value)
+    assert oracle.queries == 0 and oracle.clean_queries == 0
+
+
+@pytest.mark.parametrize("answer", [np.int64(2), np.uint8(2), 2.0, np.array([2])])
+def test_valid_act_one_answers_of_other_types_are_accepted_like_batch_ones(answer):
+    class Other:
+        def __call__(self, obs):
+            return np.full(len(obs), 2)
+
+        def act_one(self, obs):
+            return answer
+
+    oracle = NoisyOracle(Other(), "none", spaces.Discrete(3), OBS_SPACE, seed=0)
+    label = oracle.sample(obs_batch(1)[0])
+    assert label == 2 and type(label) is np.int64

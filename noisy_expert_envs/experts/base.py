@@ -13,6 +13,11 @@ class Expert(Protocol):
 
     Discrete experts may also define ``preferences(obs) -> (B, n_actions)`` scores whose argmax is the
     clean action; ``boltzmann`` noise softmaxes them (without them it uses one-hot preferences).
+
+    They may also define ``act_one(obs) -> int``: the action for one *unbatched* observation as a
+    Python int, equal to ``expert(obs[None])[0]``. The oracle uses it for single observations (the
+    wrapper's label at every step), where numpy calls on a one-row batch cost more than the task's
+    own step; its result is checked like ``__call__``'s. Experts without it run on a one-row batch.
     """
 
     def __call__(self, obs: np.ndarray) -> np.ndarray: ...

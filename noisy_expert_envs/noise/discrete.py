@@ -39,6 +39,11 @@ class NoNoise(DiscreteNoise):
         """The clean action, without touching ``rng``."""
         return np.array(clean, copy=True)
 
+    def sample_one(self, obs: np.ndarray, clean: int, draw: Callable[[], float], rng: np.random.Generator,
+                   preferences: Any = None) -> int:
+        """The clean action, drawing nothing (no one-row batch to build)."""
+        return clean
+
     def distribution(self, obs: np.ndarray, clean: np.ndarray) -> BoxDistribution:
         """For Box spaces: an atom on the clean action."""
         space = self._require_bound()
@@ -75,6 +80,22 @@ class UniformNoise(DiscreteNoise):
         replace = rng.random(len(clean)) < self.epsilon
         random_actions = rng.integers(self.n_actions, size=len(clean))
         return np.where(replace, random_actions, clean).astype(np.int64)
+
+    def sample_one(self, obs: np.ndarray, clean: int, draw: Callable[[], float], rng: np.random.Generator,
+                   preferences: Any = None) -> int:
+        """One label from one buffered uniform ``u``: a random action if ``u < epsilon``, else clean.
+
+        Why: the two scalar ``Generator`` draws of :meth:`sample` cost ~1.5 µs, almost half a
+        CartPole step, and a buffered uniform ~0.07 µs. One uniform does both jobs: given ``u < epsilon``, ``u / epsilon`` is uniform
+        on [0, 1), so ``int(u / epsilon * n)`` is a uniform action (clamped against rounding up to
+        ``n``). The labels differ from a batch's (which draws ``random`` and ``integers``), not their
+        distribution.
+        """
+        u = draw()
+        if u < self.epsilon:
+            n = self.n_actions
+            return min(int(u / self.epsilon * n), n - 1)
+        return clean
 
 
 class FixedWrongNoise(DiscreteNoise):

@@ -95,6 +95,11 @@ class CombinationLockExpert:
     def __call__(self, obs: np.ndarray) -> np.ndarray:
         return self.code[np.argmax(obs, axis=1)]
 
+    def act_one(self, obs: np.ndarray) -> int:
+        """The digit for one unbatched observation, as a Python int (``__call__(obs[None])[0]``):
+        the oracle's fast path for the label of every wrapper step skips the batch arrays."""
+        return int(self.code[int(np.argmax(obs))])
+
     def preferences(self, obs: np.ndarray) -> np.ndarray:
         """One-hot scores: the lock has no near-misses, every wrong digit is equally wrong."""
         prefs = np.zeros((len(obs), self.n_actions))

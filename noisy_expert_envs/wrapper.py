@@ -63,7 +63,10 @@ class NoisyExpertWrapper(gym.Wrapper):
         self.include_distribution = include_distribution
         self.include_clean = include_clean
         # Python-int bounds of a Discrete action space for step's fast check (empty for Box).
-        self._action_start, self._action_stop = self.oracle._start, self.oracle._stop
+        space = env.action_space
+        discrete = isinstance(space, spaces.Discrete)
+        self._action_start = int(space.start) if discrete else 0  # type: ignore[attr-defined]
+        self._action_stop = self._action_start + int(space.n) if discrete else 0  # type: ignore[attr-defined]
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
         """Reset the task; re-seed the oracle when ``seed`` is given; label the first observation."""

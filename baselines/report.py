@@ -226,6 +226,7 @@ def plot_labels_to_target(rows: list[Row], env_id: str, target: float, out: Path
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     max_budget = max(r.budget for r in env_rows)
     horizons_all: set[int] = set()
+    miss_series = 0  # each series' "not reached" markers sit a little higher, so they never overlap
     for other in others:
         suffix = "" if len(others) == 1 else " " + ",".join(f"{k}={v}" for k, v in json.loads(other).items())
         for label in sorted({r.label for r in env_rows}):
@@ -239,8 +240,9 @@ def plot_labels_to_target(rows: list[Row], env_id: str, target: float, out: Path
             order = np.argsort(xs)
             line = ax.plot(np.asarray(xs)[order], np.asarray(ys)[order], marker="o", label=label + suffix)[0]
             if miss:
-                ax.scatter(miss, [max_budget * 1.6] * len(miss), marker="^", facecolors="none",
+                ax.scatter(miss, [max_budget * 1.6 * 1.3 ** miss_series] * len(miss), marker="^", facecolors="none",
                            edgecolors=line.get_color(), label=f"{label}{suffix}: not reached in grid")
+                miss_series += 1
         other_kwargs = json.loads(other)
         hs = np.array(sorted(horizons_all), dtype=float)
         try:

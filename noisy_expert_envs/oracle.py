@@ -182,6 +182,25 @@ class NoisyOracle:
         self.queries += 1
         return self._label_values[action]
 
+    def sample_with_distribution(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray | BoxDistribution]:
+        """One noisy label per observation and the distribution it was drawn from, for one query each.
+
+        Discrete: ``(labels, probs)``; Box: ``(labels, distribution)``. The distribution is computed
+        before the draw, so for a stateful model (``sticky``) it is the one the label comes from.
+        Labels come from the batch draw (see the class docstring), also for a single observation.
+        """
+        batch, single = self._batch(obs)
+        clean = self._clean_actions(batch)
+        if self.discrete:
+            prefs = self._preferences(batch)
+            dist: np.ndarray | BoxDistribution = self._unbatch(self.noise.probs(batch, clean, prefs), single)  # type: ignore[attr-defined]
+        else:
+            prefs = None
+            dist = self.noise.distribution(batch, clean)  # type: ignore[attr-defined]
+        actions = self.noise.sample(batch, clean, self.rng, prefs)
+        self.queries += len(batch)
+        return self._unbatch(self._to_space(actions), single), dist
+
     def agreement(self, obs: np.ndarray) -> np.ndarray:
         """Per observation, the probability that the noisy expert emits the clean action (Discrete)."""
         p = np.atleast_2d(self.probs(obs))

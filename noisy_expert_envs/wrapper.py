@@ -94,16 +94,16 @@ class NoisyExpertWrapper(gym.Wrapper):
 
     def _label(self, obs: Any, info: dict[str, Any]) -> None:
         """Add the label (and distribution, clean action) for ``obs`` to ``info``, in place."""
-        # The distribution is read before sampling: a stateful model (``sticky``) updates its memory
-        # when it samples, and the reported distribution must be the one the label is drawn from.
         if self.include_distribution:
+            # One query for the label and the distribution it is drawn from (sticky-safe).
+            label, dist = self.oracle.sample_with_distribution(obs)
             if self.oracle.discrete:
-                info["expert_probs"] = self.oracle.probs(obs)
+                info["expert_probs"] = dist
             else:
-                info["expert_distribution"] = {
-                    k: v[0] for k, v in self.oracle.distribution(obs).params().items()
-                }
-        info["expert_action"] = self.oracle.sample(obs)
+                info["expert_distribution"] = {k: v[0] for k, v in dist.params().items()}  # type: ignore[union-attr]
+            info["expert_action"] = label
+        else:
+            info["expert_action"] = self.oracle.sample(obs)
         if self.include_clean:
             info["clean_action"] = self.oracle.clean(obs)
 

@@ -90,6 +90,24 @@ def test_clean_is_the_expert_and_probs_follow_the_noise():
     np.testing.assert_allclose(oracle.mode_margin(obs), 0.7)
 
 
+def test_sample_with_distribution_is_one_query_and_labels_follow_that_distribution():
+    oracle = discrete_oracle("fixed_wrong", epsilon=0.4)
+    obs = np.repeat(obs_batch(2), 4000, axis=0)
+    labels, probs = oracle.sample_with_distribution(obs)
+    assert oracle.queries == len(obs)
+    np.testing.assert_allclose(probs, discrete_oracle("fixed_wrong", epsilon=0.4).probs(obs))
+    for row in (0, -1):  # two states: empirical label frequencies match their declared probs
+        same = np.all(obs == obs[row], axis=1)
+        freq = np.bincount(labels[same], minlength=3) / same.sum()
+        np.testing.assert_allclose(freq, probs[row], atol=0.03)
+    label, p = oracle.sample_with_distribution(obs[0])  # a single observation: unbatched answers
+    assert np.ndim(label) == 0 and p.shape == (3,) and oracle.queries == len(obs) + 1
+    box = NoisyOracle(box_expert, "gaussian", BOX, OBS_SPACE, seed=0, sigma=0.1)
+    actions, dist = box.sample_with_distribution(obs_batch(5))
+    assert actions.shape == (5, 2) and box.queries == 5
+    np.testing.assert_allclose(dist.params()["mean"], box_expert(obs_batch(5)), atol=1e-6)
+
+
 def test_boltzmann_oracle_uses_the_expert_preferences():
     oracle = NoisyOracle(ScoredExpert(), "boltzmann", spaces.Discrete(3), OBS_SPACE, seed=0, temperature=0.5)
     obs = obs_batch(8)

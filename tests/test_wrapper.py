@@ -132,6 +132,8 @@ def test_include_distribution_discrete_puts_probs(cartpole_expert):
         np.testing.assert_allclose(p, expected)
         assert "expert_distribution" not in info
         obs, *_, info = env.step(info["expert_action"])
+    # A label and its distribution are one query per observation (reset + 5 steps); clean is free.
+    assert env.get_wrapper_attr("oracle").queries == 6
 
 
 def test_sticky_expert_probs_are_the_distribution_the_label_was_drawn_from():
@@ -165,6 +167,7 @@ def test_include_distribution_box_puts_distribution_params(pendulum_expert):
         np.testing.assert_allclose(dist["sigma"], [0.3])
         assert "expert_probs" not in info
         obs, *_, info = env.step(info["expert_action"])
+    assert env.get_wrapper_attr("oracle").queries == 4  # one query per label with its distribution
     env = NoisyExpertWrapper(gym.make("Pendulum-v1"), pendulum_expert, "uniform", epsilon=0.2,
                              include_distribution=True)
     _, info = env.reset(seed=0)

@@ -137,7 +137,9 @@ def make_noisy_env(
             f"valid: task arguments {sorted(env_params)}, wrapper arguments {sorted(WRAPPER_KWARGS)}"
         )
     expert = _build_expert(spec, env) if expert is None else expert
-    return NoisyExpertWrapper(env, expert, noise, **wrapper_kwargs)
+    wrapper = NoisyExpertWrapper(env, expert, noise, **wrapper_kwargs)
+    wrapper.built_by_registered_id = True
+    return wrapper
 
 
 def register_envs() -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any, SupportsFloat
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+from gymnasium.envs.registration import EnvSpec
 
 from noisy_expert_envs.noise.base import NoiseModel
 from noisy_expert_envs.oracle import NoisyOracle, oracle_seed
@@ -16,7 +18,7 @@ from noisy_expert_envs.oracle import NoisyOracle, oracle_seed
 _INT_TYPES = frozenset((int, np.int64))
 
 
-class NoisyExpertWrapper(gym.Wrapper):
+class NoisyExpertWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Attach a noisy oracle to any env whose observation determines the expert's action.
 
     After ``reset`` and every ``step``, ``info["expert_action"]`` holds one noisy label for the
@@ -51,7 +53,16 @@ class NoisyExpertWrapper(gym.Wrapper):
         noise_seed: int = 0,
         **noise_params: Any,
     ) -> None:
-        super().__init__(env)
+        # Recorded so that ``env.spec`` can re-create a user-wrapped env (``check_env`` does); a noise
+        # object is recorded as an unbound copy, so a re-created env never shares its memory.
+        gym.utils.RecordConstructorArgs.__init__(
+            self, expert=expert, noise=copy.deepcopy(noise), labels=labels,
+            include_distribution=include_distribution, include_clean=include_clean, noise_seed=noise_seed,
+            **noise_params,
+        )
+        gym.Wrapper.__init__(self, env)
+        #: True when a registered ``NoisyExpert/*`` id built this wrapper (its entry point does).
+        self.built_by_registered_id = False
         for flag_name, flag in (("labels", labels), ("include_distribution", include_distribution),
                                 ("include_clean", include_clean)):
             if not isinstance(flag, bool):
@@ -67,6 +78,14 @@ class NoisyExpertWrapper(gym.Wrapper):
         discrete = isinstance(space, spaces.Discrete)
         self._action_start = int(space.start) if discrete else 0  # type: ignore[attr-defined]
         self._action_stop = self._action_start + int(space.n) if discrete else 0  # type: ignore[attr-defined]
+
+    @property
+    def spec(self) -> EnvSpec | None:
+        """The env's spec; it lists this wrapper unless a registered ``NoisyExpert/*`` id built it
+        (that id's entry point re-creates the wrapper, so listing it would wrap twice)."""
+        if self.built_by_registered_id:
+            return self.env.spec
+        return super().spec
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
         """Reset the task; re-seed the oracle when ``seed`` is given; label the first observation."""

@@ -8,8 +8,9 @@ import cloudpickle
 import gymnasium as gym
 import numpy as np
 import pytest
+from gymnasium.utils.env_checker import check_env
 
-from noisy_expert_envs import NoisyExpertWrapper, NoisyOracle
+from noisy_expert_envs import NoisyExpertWrapper, NoisyOracle, StickyNoise, UniformNoise
 
 DISCRETE_NOISE = {
     "none": {},
@@ -329,3 +330,28 @@ def test_labels_are_added_to_the_task_info():
     assert set(info) == {"depth", "expert_action", "clean_action"}
     _, _, _, _, info = env.step(info["clean_action"])
     assert info["depth"] == 1 and type(info["expert_action"]) is np.int64
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # check_env warns that the env is wrapped: it is, on purpose
+def test_a_user_wrapped_env_is_recreated_from_its_spec(cartpole_expert):
+    # Gymnasium's check_env re-makes the env from env.spec (render check); that needs the wrapper's
+    # constructor arguments in the spec. A noise object is recorded as an unbound copy.
+    noise = StickyNoise(repeat_prob=0.5, inner=UniformNoise(0.3))
+    env = NoisyExpertWrapper(gym.make("CartPole-v1"), cartpole_expert, noise, include_clean=True)
+    assert env.spec.additional_wrappers[-1].name == "NoisyExpertWrapper"
+    twin = gym.make(env.spec)
+    assert twin.get_wrapper_attr("oracle").noise is not env.oracle.noise
+    for e in (env, twin):
+        e.reset(seed=4)
+    labels = [[e.step(i % 2)[4]["expert_action"] for i in range(20)] for e in (env, twin)]
+    assert labels[0] == labels[1]
+    check_env(env, skip_render_check=True)
+
+
+def test_a_registered_id_lists_no_extra_wrapper_in_its_spec():
+    # The id's entry point builds the wrapper; listing it as well would wrap twice on re-making.
+    env = gym.make("NoisyExpert/CartPole-v1")
+    assert env.spec.additional_wrappers == ()
+    remade = gym.make(env.spec)
+    assert type(remade.unwrapped).__name__ == "CartPoleEnv"
+    assert str(remade).count("NoisyExpertWrapper") == 1

@@ -114,6 +114,12 @@ class NoisyOracle:
         self._rng = rng
         self._uniforms: list[float] = []  # buffered draws of ``_rng`` for single observations
 
+    @property
+    def action_bounds(self) -> tuple[int, int]:
+        """``(start, stop)`` of a Discrete action space as Python ints (valid actions ``start <= a <
+        stop``); ``(0, 0)`` for Box actions."""
+        return self._start, self._stop
+
     def reset_rng(self, seed: int | np.random.SeedSequence | None) -> None:
         """Re-seed the sampling RNG, buffer included (the wrapper does this from the episode seed)."""
         self.rng = np.random.default_rng(seed)
@@ -159,9 +165,7 @@ class NoisyOracle:
             batch, single = self._batch(obs)
             if not (single and self.discrete):
                 clean = self._clean_actions(batch)
-                actions = self.noise.sample(batch, clean, self.rng, self._preferences(batch))
-                self.queries += len(batch)
-                return self._unbatch(self._to_space(actions), single)
+                return self._sample_batch(batch, clean, self._preferences(batch), single)
             obs = batch[0]
         # One observation of a Discrete task: the wrapper's label at every step. Why this path: a
         # plain CartPole step is ~3.5 µs of Python and every numpy call on a one-row array costs
@@ -191,21 +195,21 @@ class NoisyOracle:
         """
         batch, single = self._batch(obs)
         clean = self._clean_actions(batch)
+        prefs = self._preferences(batch)
         if self.discrete:
-            prefs = self._preferences(batch)
             dist: np.ndarray | BoxDistribution = self._unbatch(self.noise.probs(batch, clean, prefs), single)  # type: ignore[attr-defined]
         else:
-            prefs = None
             dist = self.noise.distribution(batch, clean)  # type: ignore[attr-defined]
-        actions = self.noise.sample(batch, clean, self.rng, prefs)
-        self.queries += len(batch)
-        return self._unbatch(self._to_space(actions), single), dist
+        return self._sample_batch(batch, clean, prefs, single), dist
 
     def agreement(self, obs: np.ndarray) -> np.ndarray:
         """Per observation, the probability that the noisy expert emits the clean action (Discrete)."""
-        p = np.atleast_2d(self.probs(obs))
-        clean = self._clean_actions(self._batch(obs)[0])
-        return p[np.arange(len(p)), clean]
+        if not self.discrete:
+            raise TypeError("agreement() needs a Discrete action space; use distribution() for Box actions")
+        batch, _ = self._batch(obs)
+        clean = self._clean_actions(batch)  # once: the expert may be costly (MountainCar simulates)
+        self.queries += len(batch)
+        return self.noise.agreement(batch, clean, self._preferences(batch))  # type: ignore[attr-defined]
 
     def mode_margin(self, obs: np.ndarray) -> np.ndarray | None:
         """Per observation, ``p(clean) - max other p`` (Discrete); ``None`` for Box actions."""
@@ -235,6 +239,12 @@ class NoisyOracle:
                 f"got {obs.shape}"
             )
         return obs, False
+
+    def _sample_batch(self, batch: np.ndarray, clean: np.ndarray, prefs: np.ndarray | None, single: bool) -> np.ndarray:
+        """Labels for a batch from the RNG itself (the batch stream), counted as queries."""
+        actions = self.noise.sample(batch, clean, self.rng, prefs)
+        self.queries += len(batch)
+        return self._unbatch(self._to_space(actions), single)
 
     def _draw(self) -> float:
         """The next uniform in [0, 1) of the buffered stream (refilled ``_UNIFORM_BLOCK`` at a time)."""

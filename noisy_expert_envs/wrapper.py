@@ -74,10 +74,7 @@ class NoisyExpertWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         self.include_distribution = include_distribution
         self.include_clean = include_clean
         # Python-int bounds of a Discrete action space for step's fast check (empty for Box).
-        space = env.action_space
-        discrete = isinstance(space, spaces.Discrete)
-        self._action_start = int(space.start) if discrete else 0  # type: ignore[attr-defined]
-        self._action_stop = self._action_start + int(space.n) if discrete else 0  # type: ignore[attr-defined]
+        self._action_start, self._action_stop = self.oracle.action_bounds
 
     @property
     def spec(self) -> EnvSpec | None:

@@ -224,6 +224,17 @@ def test_preferences_structure():
     assert prefs[0, 4] == -2.5 and prefs[1, 4] == 0.0 and (prefs[1] == 0.0).sum() == 1
 
 
+def random_prefixes(n: int, seed: int) -> np.ndarray:
+    """``n`` TokenChain observations (vocab 10, prompt 4, chain 8): a random prompt and a random
+    number of written tokens, the rest padding (10)."""
+    rng = np.random.default_rng(seed)
+    obs = np.full((n, 12), 10)
+    obs[:, :4] = rng.integers(10, size=(n, 4))
+    for i, position in enumerate(rng.integers(9, size=n)):
+        obs[i, 4 : 4 + position] = rng.integers(10, size=position)
+    return obs
+
+
 @pytest.mark.parametrize("temperature,epsilon", [(0.5, 0.0), (1.0, 0.1), (2.0, 0.3), (5.0, 0.9)])
 def test_teacher_probs_are_the_documented_formula(temperature, epsilon):
     env = gym.make(ENV_ID, noise="teacher", temperature=temperature, epsilon=epsilon)
@@ -232,11 +243,7 @@ def test_teacher_probs_are_the_documented_formula(temperature, epsilon):
     config = {"noise": "teacher", "temperature": temperature, "epsilon": epsilon, "noise_seed": 0}
     assert oracle.config() == config
     expert = TokenChainExpert(10, 4, 8)
-    rng = np.random.default_rng(0)
-    obs = np.full((64, 12), 10)
-    obs[:, :4] = rng.integers(10, size=(64, 4))
-    for i, position in enumerate(rng.integers(9, size=64)):
-        obs[i, 4 : 4 + position] = rng.integers(10, size=position)
+    obs = random_prefixes(64, seed=0)
     probs = oracle.probs(obs)
     expected = (1 - epsilon) * softmax(expert.preferences(obs) / temperature) + epsilon / 10
     np.testing.assert_allclose(probs, expected, rtol=1e-12, atol=1e-15)
@@ -252,11 +259,7 @@ def test_teacher_probs_are_the_documented_formula(temperature, epsilon):
 def test_teacher_mode_margin_at_the_default_setting():
     oracle = gym.make(ENV_ID, noise="teacher", temperature=1.0, epsilon=0.1).get_wrapper_attr("oracle")
     expert = TokenChainExpert(10, 4, 8)
-    rng = np.random.default_rng(1)
-    obs = np.full((500, 12), 10)
-    obs[:, :4] = rng.integers(10, size=(500, 4))
-    for i, position in enumerate(rng.integers(9, size=500)):
-        obs[i, 4 : 4 + position] = rng.integers(10, size=position)
+    obs = random_prefixes(500, seed=1)
     assert oracle.mode_margin(obs).min() > 0.6
     assert np.all((oracle.agreement(obs) > 0.7) & (oracle.agreement(obs) < 0.8))
     assert np.array_equal(expert(obs), oracle.clean(obs))

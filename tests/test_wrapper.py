@@ -38,31 +38,30 @@ def rollout(env: gym.Env, seed: int, steps: int):
     return np.array(observations), np.array(labels)
 
 
-@pytest.mark.parametrize("noise", sorted(DISCRETE_NOISE))
-def test_same_seed_same_observations_and_labels_discrete(noise, cartpole_expert):
-    runs = []
-    for _ in range(2):
-        env = NoisyExpertWrapper(gym.make("CartPole-v1"), cartpole_expert, noise, **DISCRETE_NOISE[noise])
-        runs.append(rollout(env, seed=5, steps=150))
+def same_run_twice(task: str, expert, noise: str, params: dict, seed: int, steps: int) -> np.ndarray:
+    """Roll out two fresh wrapped envs with the same seed; assert identical observations and
+    labels; return the labels."""
+    runs = [rollout(NoisyExpertWrapper(gym.make(task), expert, noise, **params), seed=seed, steps=steps)
+            for _ in range(2)]
     (obs_a, lab_a), (obs_b, lab_b) = runs
     np.testing.assert_array_equal(obs_a, obs_b)
     np.testing.assert_array_equal(lab_a, lab_b)
-    assert set(np.unique(lab_a).tolist()) <= {0, 1}
+    return lab_a
+
+
+@pytest.mark.parametrize("noise", sorted(DISCRETE_NOISE))
+def test_same_seed_same_observations_and_labels_discrete(noise, cartpole_expert):
+    labels = same_run_twice("CartPole-v1", cartpole_expert, noise, DISCRETE_NOISE[noise], seed=5, steps=150)
+    assert set(np.unique(labels).tolist()) <= {0, 1}
 
 
 @pytest.mark.parametrize("noise", sorted(BOX_NOISE))
 def test_same_seed_same_observations_and_labels_box(noise, pendulum_expert):
-    runs = []
-    for _ in range(2):
-        env = NoisyExpertWrapper(gym.make("Pendulum-v1"), pendulum_expert, noise, **BOX_NOISE[noise])
-        runs.append(rollout(env, seed=3, steps=120))
-    (obs_a, lab_a), (obs_b, lab_b) = runs
-    np.testing.assert_array_equal(obs_a, obs_b)
-    np.testing.assert_array_equal(lab_a, lab_b)
-    assert lab_a.shape[1:] == (1,) and np.all(np.abs(lab_a) <= 2.0)
+    labels = same_run_twice("Pendulum-v1", pendulum_expert, noise, BOX_NOISE[noise], seed=3, steps=120)
+    assert labels.shape[1:] == (1,) and np.all(np.abs(labels) <= 2.0)
     env = NoisyExpertWrapper(gym.make("Pendulum-v1"), pendulum_expert, noise, **BOX_NOISE[noise])
     _, lab_c = rollout(env, seed=4, steps=120)
-    assert not np.array_equal(lab_a, lab_c)
+    assert not np.array_equal(labels, lab_c)
 
 
 @pytest.mark.parametrize("noise", sorted(set(DISCRETE_NOISE) - {"none"}))

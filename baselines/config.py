@@ -119,7 +119,7 @@ def _env_budgets(where: str, value: Any) -> dict[str, list[int]]:
     return {"default": _check_budgets(where, value)}
 
 
-def _expand_env(index: int, entry: Any) -> tuple[str, list[dict[str, Any]], dict[str, list[int]], dict[str, Any]]:
+def _expand_env(index: int, entry: Any) -> tuple[str, list[dict[str, Any]], dict[str, list[int]]]:
     where = f"envs[{index}]"
     if isinstance(entry, str):
         entry = {"id": entry}
@@ -144,7 +144,7 @@ def _expand_env(index: int, entry: Any) -> tuple[str, list[dict[str, Any]], dict
     combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())] if grid else [{}]
     kwargs_list = [{**fixed, **combo} for combo in combos]
     budgets = _env_budgets(f"{where}.budgets", entry["budgets"]) if "budgets" in entry else {}
-    return env_id, kwargs_list, budgets, entry
+    return env_id, kwargs_list, budgets
 
 
 def _algorithm(index: int, entry: Any) -> tuple[str, str, dict[str, Any], list[int] | None]:
@@ -241,7 +241,7 @@ def parse_config(raw: Any, *, check_envs: bool = True) -> SweepConfig:
 
     cells: list[dict[str, Any]] = []
     for env_index, entry in enumerate(raw["envs"]):
-        env_id, kwargs_list, env_budgets, _ = _expand_env(env_index, entry)
+        env_id, kwargs_list, env_budgets = _expand_env(env_index, entry)
         stray = sorted(set(env_budgets) - set(labels) - {"default"})
         if stray:
             _fail(ValueError, f"envs[{env_index}].budgets.{stray[0]}",

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from imitation.data import serialize, types
 
 from baselines.adapters import make_env
 from baselines.offline import collect_demonstrations
+from baselines.store import package_version
 
 FORMAT = "noisy-expert-demonstrations/1"
 METADATA_FILE = "metadata.json"
@@ -66,7 +66,7 @@ def save_demonstrations(
         **identity,
         "labels": int(labels),
         "n_trajectories": len(trajectories),
-        "versions": {pkg: _version(pkg) for pkg in ("noisy-expert-envs", "imitation", "gymnasium")},
+        "versions": {pkg: package_version(pkg) for pkg in ("noisy-expert-envs", "imitation", "gymnasium")},
     }
     (root / METADATA_FILE).write_text(json.dumps(record, indent=2, sort_keys=True))
     return root
@@ -109,9 +109,3 @@ def load_demonstrations(
         raise ValueError(f"{root} holds {sum(len(t) for t in trajectories)} transitions, metadata says {stored['labels']}")
     return trajectories, stored
 
-
-def _version(package: str) -> str | None:
-    try:
-        return importlib_metadata.version(package)
-    except importlib_metadata.PackageNotFoundError:
-        return None

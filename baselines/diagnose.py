@@ -136,15 +136,14 @@ def diagnose(
         "visited_states": len(clean_states) + len(noisy_states),
     }
     states = np.asarray(clean_states + noisy_states)
-    on_path = np.asarray(clean_states)
     if oracle.discrete:
         clean = np.asarray(oracle.clean(states)).reshape(-1)
         agreement = np.asarray(oracle.agreement(states))
         labels = np.stack([np.asarray(oracle.sample(states)).reshape(-1) for _ in range(samples)], axis=1)
         empirical = float(np.mean(labels == clean[:, None]))
         margin = np.asarray(oracle.mode_margin(states))
-        p = float(np.mean(oracle.agreement(on_path)))
-        p0 = float(np.asarray(oracle.agreement(on_path[0])).reshape(-1)[0])
+        p = float(np.mean(agreement[: len(clean_states)]))  # states: the clean path first, then noisy
+        p0 = float(agreement[0])
         min_margin = float(margin.min())
         out.update({
             "mode_margin_defined": True,

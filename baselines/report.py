@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from baselines.store import RESULTS_FILE, read_records
+from baselines.store import RESULTS_FILE, describe_failure, read_records
 
 NOISE_LEVEL_KEYS = ("epsilon", "sigma", "temperature", "repeat_prob")
 HORIZON_KEYS = ("horizon", "chain_length")
@@ -165,11 +165,11 @@ def _err(stat: tuple[float, float | None, float | None]) -> tuple[float, float]:
     return (0.0, 0.0) if lo is None else (mean - lo, hi - mean)
 
 
-def plot_return_vs_budget(rows: list[Row], env_id: str, out: Path) -> Path | None:
+def plot_return_vs_budget(rows: list[Row], env_id: str, out: Path) -> tuple[Path | None, str]:
     env_rows = [r for r in rows if r.env_id == env_id]
     budgets = {r.budget for r in env_rows}
     if len(budgets) < 2:
-        return None
+        return None, f"return vs budget skipped for {env_id}: the grid has fewer than 2 budgets"
     plt = _pyplot()
     _, varying = _varying(env_rows)
     panels = sorted({_kw_key({k: r.env_kwargs.get(k) for k in varying}) for r in env_rows})
@@ -196,7 +196,7 @@ def plot_return_vs_budget(rows: list[Row], env_id: str, out: Path) -> Path | Non
     path = out / f"return_vs_budget_{_slug(env_id)}.png"
     fig.savefig(path, dpi=110)
     plt.close(fig)
-    return path
+    return path, ""
 
 
 def labels_to_target(rows: list[Row], target: float) -> dict[tuple[str, str, str], int | None]:
@@ -225,10 +225,10 @@ def plot_labels_to_target(rows: list[Row], env_id: str, target: float, out: Path
     others = sorted({_kw_key({k: v for k, v in r.env_kwargs.items() if k != hkey}) for r in env_rows})
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     max_budget = max(r.budget for r in env_rows)
-    horizons_all: set[int] = set()
     miss_series = 0  # each series' "not reached" markers sit a little higher, so they never overlap
     for other in others:
         suffix = "" if len(others) == 1 else " " + ",".join(f"{k}={v}" for k, v in json.loads(other).items())
+        horizons_all: set[int] = set()  # this series' horizons (its prediction lines span them)
         for label in sorted({r.label for r in env_rows}):
             xs, ys, miss = [], [], []
             for (eid, kw, lab), budget in reach.items():
@@ -350,10 +350,11 @@ def make_report(directory: str | Path, *, target: float | None = None, plots: bo
     if stored.torn is not None:
         report.notes.append(f"ignored a torn last line of {path} ({len(stored.torn)} bytes; an interrupted or ongoing write)")
     if target is None:
+        from baselines.config import DEFAULT_TARGET
         from baselines.store import ResultStore
 
         cfg = ResultStore(directory).stored_config() or {}
-        target = float(cfg.get("target", 0.9))
+        target = float(cfg.get("target", DEFAULT_TARGET))
     ok = list(stored.latest_ok().values())
     report.errors = stored.errors()
     report.rows = build_rows(ok)
@@ -363,12 +364,8 @@ def make_report(directory: str | Path, *, target: float | None = None, plots: bo
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             for env_id in sorted({r.env_id for r in report.rows}):
-                p = plot_return_vs_budget(report.rows, env_id, directory)
-                if p is None:
-                    report.notes.append(f"return vs budget skipped for {env_id}: the grid has fewer than 2 budgets")
-                else:
-                    report.plots.append(p)
-                for fn, args in ((plot_labels_to_target, (report.rows, env_id, target, directory)),
+                for fn, args in ((plot_return_vs_budget, (report.rows, env_id, directory)),
+                                 (plot_labels_to_target, (report.rows, env_id, target, directory)),
                                  (plot_return_vs_noise, (report.rows, env_id, directory)),
                                  (plot_success_vs_horizon, (report.rows, env_id, directory))):
                     p, note = fn(*args)
@@ -380,14 +377,12 @@ def make_report(directory: str | Path, *, target: float | None = None, plots: bo
         reach = labels_to_target(report.rows, target)
         lines += [f"## Labels to reach success >= {target} (smallest budget in the grid)", "",
                   "| env | kwargs | algorithm | labels |", "|---|---|---|---|"]
-        for (env_id, kw, label), budget in sorted(reach.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2])):
+        for (env_id, kw, label), budget in sorted(reach.items()):
             kws = ", ".join(f"{k}={v}" for k, v in json.loads(kw).items())
             lines.append(f"| {env_id} | {kws} | {label} | {budget if budget is not None else 'not reached'} |")
         lines.append("")
     if report.errors:
-        lines += ["## Failed cells", ""] + [
-            f"- {e['label']} {e['cell']['env_id']} {e['cell']['env_kwargs']} budget={e['cell']['budget']} "
-            f"seed={e['cell']['seed']}: {e['error']}" for e in report.errors] + [""]
+        lines += ["## Failed cells", ""] + [f"- {describe_failure(e)}" for e in report.errors] + [""]
     if report.plots:
         lines += ["## Plots", ""] + [f"![{p.stem}]({p.name})" for p in report.plots] + [""]
     if report.notes:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import fcntl
+import functools
 import json
 import os
 from dataclasses import dataclass, field
@@ -33,15 +34,25 @@ STATUSES = ("ok", "error")
 VERSIONED_PACKAGES = ("noisy-expert-envs", "imitation", "stable-baselines3", "gymnasium", "torch", "numpy")
 
 
+@functools.cache
+def package_version(name: str) -> str | None:
+    """The installed version of ``name`` (``None`` if not installed); looked up once per process."""
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
 def package_versions() -> dict[str, str | None]:
     """Installed versions of the packages a result depends on (``None`` if not installed)."""
-    versions: dict[str, str | None] = {}
-    for name in VERSIONED_PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
+    return {name: package_version(name) for name in VERSIONED_PACKAGES}
+
+
+def describe_failure(record: dict[str, Any]) -> str:
+    """One line naming a failed run's cell and its error (sweep output and report)."""
+    cell = record["cell"]
+    return (f"{record['label']} {cell['env_id']} {cell['env_kwargs']} budget={cell['budget']} "
+            f"seed={cell['seed']}: {record['error']}")
 
 
 def _utcnow() -> str:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from baselines.config import SweepConfig, cell_key, config_diff
-from baselines.store import ResultStore, make_record
+from baselines.store import ResultStore, describe_failure, make_record
 
 BACKENDS = ("local", "ray")
 
@@ -206,9 +206,7 @@ def run_sweep(
                     summary.ok += 1
                 else:
                     summary.failed += 1
-                    summary.errors.append(f"{record['label']} {record['cell']['env_id']} "
-                                          f"{record['cell']['env_kwargs']} budget={record['cell']['budget']} "
-                                          f"seed={record['cell']['seed']}: {record['error']}")
+                    summary.errors.append(describe_failure(record))
                     bar.write(f"run failed: {summary.errors[-1]}", file=sys.stderr)
                 if on_record is not None:
                     on_record(record)

@@ -12,7 +12,6 @@ table of the returns is printed.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from typing import Callable, Dict, List, Tuple
@@ -25,7 +24,6 @@ patch_acrobot()  # Gymnasium 0.29.1's Acrobot uses np.float_, removed in NumPy 2
 
 import gymnasium  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from noisy_expert_envs.experts.classic_control import CLASSIC_CONTROL_EXPERTS  # noqa: E402
 
 # Mean-return targets (higher is better).

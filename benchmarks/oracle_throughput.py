@@ -37,11 +37,11 @@ BATCHES: tuple[str, ...] = ("single", "1", "4096")
 def observations(env: gym.Env, n: int, seed: int) -> np.ndarray:
     """``n`` observations visited by random play (restarting episodes as they end)."""
     rng = np.random.default_rng(seed)
-    obs, _ = env.reset(seed=seed)
-    out = [obs]
     if "CombinationLock" in env.spec.id:  # random play rarely gets deep: draw the depth directly
         depth = rng.integers(env.unwrapped.horizon + 1, size=n)
         return np.eye(env.unwrapped.horizon + 1, dtype=np.float32)[depth]
+    obs, _ = env.reset(seed=seed)
+    out = [obs]
     while len(out) < n:
         obs, _, terminated, truncated, _ = env.step(env.action_space.sample())
         out.append(obs)

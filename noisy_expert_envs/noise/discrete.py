@@ -72,8 +72,8 @@ class UniformNoise(DiscreteNoise):
     def sample(self, obs: np.ndarray, clean: np.ndarray, rng: np.random.Generator, preferences: Any = None) -> np.ndarray:
         """Fast path: one uniform draw and one random action per row."""
         if len(clean) == 1:
-            # One observation (the wrapper's every step): scalar draws take the same values from
-            # ``rng`` as size-1 draws, at a quarter of the cost (``integers(size=1)`` is slow).
+            # One row (e.g. a vectorised env with one worker; the wrapper uses ``sample_one``): scalar
+            # draws take the same values from ``rng`` as size-1 draws, at a quarter of the cost.
             replace = rng.random() < self.epsilon
             random_action = rng.integers(self.n_actions)
             return np.array([random_action if replace else clean[0]], dtype=np.int64)
@@ -131,10 +131,10 @@ class FixedWrongNoise(DiscreteNoise):
     def sample(self, obs: np.ndarray, clean: np.ndarray, rng: np.random.Generator, preferences: Any = None) -> np.ndarray:
         if len(clean) == 1:
             # One observation (the wrapper's every step): a scalar draw takes the same value from
-            # ``rng`` as a size-1 draw, and picking in Python skips np.where.
+            # ``rng`` as a size-1 draw, and the state's hash is computed only when the label is
+            # replaced (it is most of the cost, and draws nothing from ``rng``).
             replace = rng.random() < self.epsilon
-            wrong = self.wrong_action(obs, clean)
-            return np.array([wrong[0] if replace else clean[0]], dtype=np.int64)
+            return np.array([self.wrong_action(obs, clean)[0] if replace else clean[0]], dtype=np.int64)
         replace = rng.random(len(clean)) < self.epsilon
         return np.where(replace, self.wrong_action(obs, clean), clean).astype(np.int64)
 

@@ -228,13 +228,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_diagnose(args: argparse.Namespace) -> int:
     import json
 
-    import gymnasium as gym
-
-    import noisy_expert_envs
     from baselines.diagnose import diagnose, format_diagnosis
+    from noisy_expert_envs.registration import check_env_id
 
-    if args.env_id not in gym.registry:
-        raise ValueError(f"unknown env id {args.env_id!r}; registered NoisyExpert ids: {noisy_expert_envs.registered_ids()}")
+    check_env_id(args.env_id)
     result = diagnose(args.env_id, _parse_kwargs(args.kwargs), episodes=args.episodes, seed=args.seed)
     print(json.dumps(result, indent=2) if args.json else format_diagnosis(result))
     return 0

@@ -148,7 +148,7 @@ def _expand_env(index: int, entry: Any) -> tuple[str, list[dict[str, Any]], dict
 
 
 def _algorithm(index: int, entry: Any) -> tuple[str, str, dict[str, Any], list[int] | None]:
-    from baselines.experiment import ALGORITHMS, COMMON_KWARGS, algorithm_settings
+    from baselines.experiment import ALGORITHMS, COMMON_KWARGS, algorithm_settings, validate_settings
 
     where = f"algorithms[{index}]"
     if isinstance(entry, str):
@@ -165,6 +165,10 @@ def _algorithm(index: int, entry: Any) -> tuple[str, str, dict[str, Any], list[i
             hint = " (set it at the top level of the config)" if key in COMMON_KWARGS else ""
             _fail(ValueError, f"{where}.{key}",
                   f"unknown setting for algorithm {name!r}{hint}; valid settings: {sorted(known)}")
+    try:
+        validate_settings(name, settings)
+    except (TypeError, ValueError) as err:
+        _fail(type(err), where, str(err))
     # Default label: the name plus its settings, e.g. "opd(loss=forward_kl, k=5)".
     default_label = name if not settings else f"{name}({', '.join(f'{k}={v}' for k, v in settings.items())})"
     label = entry.get("label", default_label)
@@ -176,17 +180,16 @@ def _algorithm(index: int, entry: Any) -> tuple[str, str, dict[str, Any], list[i
 
 def _check_env_builds(where: str, env_id: str, kwargs: dict[str, Any], algos: list[tuple[str, str, dict, Any]]) -> None:
     """Build the env once: unknown ids, task arguments and noise parameters fail here."""
-    import gymnasium as gym
-
-    import noisy_expert_envs  # noqa: F401  (registers the ids)
+    from baselines.adapters import make_env
     from baselines.experiment import check_loss_fits_actions
+    from noisy_expert_envs.registration import check_env_id
 
-    if env_id not in gym.registry:
-        from noisy_expert_envs import registered_ids
-
-        _fail(ValueError, f"{where}.id", f"unknown env id {env_id!r}; registered NoisyExpert ids: {registered_ids()}")
     try:
-        env = gym.make(env_id, **{**kwargs, "labels": False})
+        check_env_id(env_id)
+    except ValueError as err:
+        _fail(ValueError, f"{where}.id", str(err))
+    try:
+        env = make_env(env_id, kwargs)
     except (TypeError, ValueError) as err:
         _fail(type(err), f"{where}.kwargs", f"{env_id} with {kwargs}: {err}")
     action_space = env.action_space
@@ -205,8 +208,6 @@ def parse_config(raw: Any, *, check_envs: bool = True) -> SweepConfig:
     first problem found: an unknown top-level key, env key or algorithm setting, an unknown
     algorithm or env id, a bad env keyword argument, an empty grid, a bad budget or seed list.
     """
-    from baselines.experiment import _validate
-
     if not isinstance(raw, dict):
         raise TypeError(f"a sweep config must be a mapping with keys {list(TOP_LEVEL_KEYS)}, got {type(raw).__name__}")
     raw = copy.deepcopy(raw)
@@ -257,10 +258,6 @@ def parse_config(raw: Any, *, check_envs: bool = True) -> SweepConfig:
                           f"algorithms[{algo_index}] has its own")
                 for budget in budgets:
                     for seed in seeds:
-                        try:
-                            _validate(name, budget, seed, env_id, dict(kwargs), dict(settings))
-                        except (TypeError, ValueError) as err:
-                            _fail(type(err), f"algorithms[{algo_index}]", str(err))
                         cells.append({
                             "env_id": env_id,
                             "env_kwargs": dict(kwargs),

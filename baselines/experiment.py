@@ -49,6 +49,12 @@ def _validate(algo: str, budget: Any, seed: Any, env_id: str, env_kwargs: dict[s
         raise TypeError(f"env_id must be a registered Gymnasium id string, got {env_id!r}")
     if not isinstance(env_kwargs, dict):
         raise TypeError(f"env_kwargs must be a dict, got {env_kwargs!r}")
+    return validate_settings(algo, settings)
+
+
+def validate_settings(algo: str, settings: dict[str, Any]) -> dict[str, Any]:
+    """``algo``'s settings with defaults filled in, each checked (``TypeError``/``ValueError`` naming
+    the bad one); ``algo`` must be a known algorithm."""
     known = _algo_settings(algo)
     unknown = sorted(set(settings) - set(known))
     if unknown:

@@ -160,3 +160,9 @@ def register_envs() -> None:
 def registered_ids() -> list[str]:
     """All ``NoisyExpert/*`` ids currently registered."""
     return sorted(env_id for env_id in registry if env_id.startswith(f"{NAMESPACE}/"))
+
+
+def check_env_id(env_id: str) -> None:
+    """``ValueError`` naming the registered ``NoisyExpert`` ids unless ``env_id`` is registered."""
+    if env_id not in registry:
+        raise ValueError(f"unknown env id {env_id!r}; registered NoisyExpert ids: {registered_ids()}")

@@ -105,7 +105,7 @@ def make_noisy_env(
     """
     from gymnasium import spaces
 
-    from noisy_expert_envs.noise.factory import make_noise, noise_parameters
+    from noisy_expert_envs.noise.factory import make_noise, noise_class, noise_parameters
     from noisy_expert_envs.wrapper import NoisyExpertWrapper
 
     if task not in TASKS:
@@ -119,17 +119,14 @@ def make_noisy_env(
     if noise is None:
         noise = "gaussian" if isinstance(env.action_space, spaces.Box) else "uniform"
     if isinstance(noise, str):
-        try:
-            noise = make_noise(noise, env.action_space, **kwargs)
-        except TypeError as err:
-            if not str(err).startswith("unknown parameter"):
-                raise
-            table_params = sorted(noise_parameters(type(make_noise(noise, env.action_space))))
+        noise_params = noise_parameters(noise_class(noise, env.action_space))
+        if set(kwargs) - set(noise_params):
             raise TypeError(
                 f"unknown keyword argument(s) {sorted(kwargs)} for {NAMESPACE}/{task}; valid: task "
                 f"arguments {sorted(env_params)}, wrapper arguments {sorted(WRAPPER_KWARGS)}, "
-                f"parameters of noise {noise!r}: {table_params}"
-            ) from None
+                f"parameters of noise {noise!r}: {sorted(noise_params)}"
+            )
+        noise = make_noise(noise, env.action_space, **kwargs)
         kwargs = {}
     if kwargs:
         raise TypeError(

@@ -45,6 +45,21 @@ def noise_parameters(cls: type[NoiseModel]) -> dict[str, Any]:
     return {name: p.default for name, p in params.items() if name != "self"}
 
 
+def noise_class(noise: str | None, action_space: spaces.Space | None = None) -> type[NoiseModel]:
+    """The noise model class registered as ``noise`` (``None`` means ``"none"``) for the family of
+    ``action_space`` (Box: continuous, else discrete); unknown names raise, naming the valid ones."""
+    if noise is None:
+        noise = "none"
+    if not isinstance(noise, str):
+        raise TypeError(f"noise must be a name or a NoiseModel instance, got {noise!r}")
+    continuous = isinstance(action_space, spaces.Box)
+    table = CONTINUOUS_NOISE if continuous else DISCRETE_NOISE
+    if noise not in table:
+        family = "Box" if continuous else "Discrete"
+        raise ValueError(f"unknown noise model {noise!r} for {family} actions; valid choices: {sorted(table)}")
+    return table[noise]
+
+
 def make_noise(
     noise: NoiseModel | str | None = "none",
     action_space: spaces.Space | None = None,
@@ -62,16 +77,7 @@ def make_noise(
                 "set them on the object instead"
             )
         return noise
-    if noise is None:
-        noise = "none"
-    if not isinstance(noise, str):
-        raise TypeError(f"noise must be a name or a NoiseModel instance, got {noise!r}")
-    continuous = isinstance(action_space, spaces.Box)
-    table = CONTINUOUS_NOISE if continuous else DISCRETE_NOISE
-    if noise not in table:
-        family = "Box" if continuous else "Discrete"
-        raise ValueError(f"unknown noise model {noise!r} for {family} actions; valid choices: {sorted(table)}")
-    cls = table[noise]
+    cls = noise_class(noise, action_space)
     valid = noise_parameters(cls)
     unknown = sorted(set(params) - set(valid))
     if unknown:

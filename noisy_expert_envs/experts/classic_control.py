@@ -242,7 +242,7 @@ class AcrobotExpert:
             torque = self._base_torque(s[2])
         unreached = self.horizon + 1.0 + (1.0 - np.minimum(best_h, 1.0))
         score = -np.where(done, steps, unreached).reshape(b, 3)
-        base = np.where(o[:, 4] > 0.0, 0, 2)
+        base = (self._base_torque(o[:, 4]) + 1.0).astype(np.int64)  # torque -1, 0, +1 is action 0, 1, 2
         score[np.arange(b), base] += self.tie_bonus
         return score
 

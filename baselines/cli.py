@@ -239,7 +239,8 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
 
 def _cmd_list(args: argparse.Namespace) -> int:
     import noisy_expert_envs
-    from baselines.experiment import ALGORITHMS, COMMON_KWARGS, algorithm_settings
+    from baselines.experiment import COMMON_KWARGS
+    from baselines.learners import LEARNERS, settings_docs
     from baselines.losses import DISTRIBUTION_LOSSES, LABEL_LOSSES
     from noisy_expert_envs.noise.factory import CONTINUOUS_NOISE, DISCRETE_NOISE, noise_parameters
 
@@ -251,10 +252,11 @@ def _cmd_list(args: argparse.Namespace) -> int:
         for name, cls in table.items():
             params = ", ".join(f"{k}={v!r}" for k, v in noise_parameters(cls).items()) or "-"
             print(f"  {name:16s} {params}")
-    print("algorithms (settings with defaults):")
-    for algo in ALGORITHMS:
-        settings = ", ".join(f"{k}={v!r}" for k, v in algorithm_settings(algo).items())
-        print(f"  {algo:9s} {settings}")
+    print("algorithms (settings: default, meaning):")
+    for algo, learner in LEARNERS.items():
+        print(f"  {algo}")
+        for name, (default, doc) in settings_docs(learner.Settings).items():
+            print(f"    {name:20s} {default!r:10s} {doc}")
     print(f"  common to all: {', '.join(COMMON_KWARGS)}")
     print("OPD losses:")
     print(f"  label losses:        {', '.join(LABEL_LOSSES)}")

@@ -22,9 +22,13 @@ A configuration is a mapping (usually read from YAML) with these top-level keys:
     deterministic_eval: true      # optional, default true
     policy_kwargs: {net_arch: [32, 32]}   # optional, passed to the learner policy
     target: 0.9                   # optional: the success level `report` measures labels-to-target at
+    measure: budgets              # optional: `budgets` (default, the grid above) or `threshold`
+    # With `measure: threshold` give `max_budget` (top level, per env as an int or a mapping of
+    # labels, or per algorithm) instead of `budgets`, and optionally `resolution` (default 2**0.25):
+    # each cell measures one seed's labels-to-target with baselines.threshold.labels_to_target.
 
 Every other top-level key is refused. Algorithm settings are checked against
-:func:`baselines.algorithm_settings`, env keyword arguments by building each expanded env once
+:data:`baselines.learners.LEARNERS`' ``Settings``, env keyword arguments by building each expanded env once
 (cheap), so a typo fails here, naming the key, and never half-way through a sweep. A cell's budgets
 come from, first found: its env's ``budgets`` mapping entry for the algorithm's label, the
 algorithm's ``budgets``, the env's ``budgets`` list (or its mapping's ``default``), the top level.
@@ -36,6 +40,7 @@ The grid is envs x env-grid x algorithms x budgets x seeds; each point is a *cel
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -46,11 +51,14 @@ from typing import Any
 
 TOP_LEVEL_KEYS = (
     "name", "description", "envs", "algorithms", "budgets", "seeds", "eval_episodes",
-    "deterministic_eval", "policy_kwargs", "target",
+    "deterministic_eval", "policy_kwargs", "target", "measure", "max_budget", "resolution",
 )
-ENV_KEYS = ("id", "kwargs", "grid", "budgets", "label")
-ALGO_RESERVED_KEYS = ("name", "label", "budgets")
+ENV_KEYS = ("id", "kwargs", "grid", "budgets", "max_budget", "label")
+ALGO_RESERVED_KEYS = ("name", "label", "budgets", "max_budget")
 DEFAULT_TARGET = 0.9
+#: ``budgets``: train and evaluate at each budget of a grid; ``threshold``: measure each seed's
+#: labels-to-target with :func:`baselines.threshold.labels_to_target` up to ``max_budget``.
+MEASURES = ("budgets", "threshold")
 
 
 @dataclass(frozen=True)
@@ -119,6 +127,33 @@ def _env_budgets(where: str, value: Any) -> dict[str, list[int]]:
     return {"default": _check_budgets(where, value)}
 
 
+def _as_lists(max_budget: Any) -> Any:
+    """A ``max_budget`` (an int, or a mapping of labels to ints) in the shape of ``budgets``."""
+    if isinstance(max_budget, dict):
+        return {k: [v] for k, v in max_budget.items()}
+    return [max_budget]
+
+
+def _check_measure(raw: dict[str, Any]) -> str:
+    """The config's measure, with the keys that belong to the other one refused."""
+    measure = raw.get("measure", "budgets")
+    if measure not in MEASURES:
+        _fail(ValueError, "measure", f"unknown measure {measure!r}; valid choices: {list(MEASURES)}")
+    entries = [("", raw)] + [(f"envs[{i}].", e) for i, e in enumerate(raw["envs"]) if isinstance(e, dict)] + [
+        (f"algorithms[{i}].", a) for i, a in enumerate(raw["algorithms"]) if isinstance(a, dict)]
+    wrong = ("max_budget", "resolution") if measure == "budgets" else ("budgets",)
+    for prefix, entry in entries:
+        for key in wrong:
+            if key in entry:
+                hint = "max_budget (and resolution)" if key == "budgets" else "budgets"
+                _fail(ValueError, prefix + key, f"not used with measure: {measure}; give {hint} instead")
+    if measure == "threshold":
+        resolution = raw.get("resolution", 2**0.25)
+        if isinstance(resolution, bool) or not isinstance(resolution, numbers.Real) or not 1.0 < float(resolution) < 1e6:
+            _fail(ValueError, "resolution", f"must be a number > 1 (a ratio of budgets), got {resolution!r}")
+    return measure
+
+
 def _expand_env(index: int, entry: Any) -> tuple[str, list[dict[str, Any]], dict[str, list[int]]]:
     where = f"envs[{index}]"
     if isinstance(entry, str):
@@ -144,11 +179,14 @@ def _expand_env(index: int, entry: Any) -> tuple[str, list[dict[str, Any]], dict
     combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())] if grid else [{}]
     kwargs_list = [{**fixed, **combo} for combo in combos]
     budgets = _env_budgets(f"{where}.budgets", entry["budgets"]) if "budgets" in entry else {}
+    if "max_budget" in entry:
+        budgets = _env_budgets(f"{where}.max_budget", _as_lists(entry["max_budget"]))
     return env_id, kwargs_list, budgets
 
 
 def _algorithm(index: int, entry: Any) -> tuple[str, str, dict[str, Any], list[int] | None]:
-    from baselines.experiment import ALGORITHMS, COMMON_KWARGS, algorithm_settings, validate_settings
+    from baselines.experiment import COMMON_KWARGS
+    from baselines.learners import LEARNERS, learner_settings
 
     where = f"algorithms[{index}]"
     if isinstance(entry, str):
@@ -156,17 +194,17 @@ def _algorithm(index: int, entry: Any) -> tuple[str, str, dict[str, Any], list[i
     if not isinstance(entry, dict):
         _fail(TypeError, where, f"must be an algorithm name or a mapping with 'name', got {entry!r}")
     name = entry.get("name")
-    if name not in ALGORITHMS:
-        _fail(ValueError, f"{where}.name", f"unknown algorithm {name!r}; valid choices: {list(ALGORITHMS)}")
+    if name not in LEARNERS:
+        _fail(ValueError, f"{where}.name", f"unknown algorithm {name!r}; valid choices: {sorted(LEARNERS)}")
     settings = {k: v for k, v in entry.items() if k not in ALGO_RESERVED_KEYS}
-    known = algorithm_settings(name)
+    valid = [f.name for f in dataclasses.fields(LEARNERS[name].Settings)]
     for key in settings:
-        if key not in known:
-            hint = " (set it at the top level of the config)" if key in COMMON_KWARGS else ""
-            _fail(ValueError, f"{where}.{key}",
-                  f"unknown setting for algorithm {name!r}{hint}; valid settings: {sorted(known)}")
+        if key in COMMON_KWARGS:
+            _fail(TypeError, f"{where}.{key}", f"not a setting of algorithm {name!r}: set it at the top level of the config")
+        if key not in valid:  # the same TypeError as run() raises, naming the key
+            _fail(TypeError, f"{where}.{key}", f"unknown setting for algorithm {name!r}; valid settings: {valid}")
     try:
-        validate_settings(name, settings)
+        learner_settings(name, settings)
     except (TypeError, ValueError) as err:
         _fail(type(err), where, str(err))
     # Default label: the name plus its settings, e.g. "opd(loss=forward_kl, k=5)".
@@ -175,30 +213,38 @@ def _algorithm(index: int, entry: Any) -> tuple[str, str, dict[str, Any], list[i
     if not isinstance(label, str) or not label:
         _fail(TypeError, f"{where}.label", f"must be a non-empty string, got {label!r}")
     budgets = _check_budgets(f"{where}.budgets", entry["budgets"]) if "budgets" in entry else None
+    if "max_budget" in entry:
+        budgets = _check_budgets(f"{where}.max_budget", [entry["max_budget"]])
     return name, label, settings, budgets
 
 
-def _check_env_builds(where: str, env_id: str, kwargs: dict[str, Any], algos: list[tuple[str, str, dict, Any]]) -> None:
-    """Build the env once: unknown ids, task arguments and noise parameters fail here."""
-    from baselines.adapters import make_env
-    from baselines.experiment import check_loss_fits_actions
+def _check_env_builds(where: str, env_id: str, kwargs: dict[str, Any], algos: list[tuple[str, str, dict, Any]],
+                      smallest_budgets: list[int], policy_kwargs: dict[str, Any] | None) -> None:
+    """Build the env (and the learner policy) once: unknown ids, task arguments, noise parameters,
+    policy kwargs and learner/task/budget mismatches (each algorithm at its smallest budget) fail here."""
+    from baselines.learners import check_learner_fits, learner_settings
+    from baselines.policies import make_policy
+    from baselines.task import Task
     from noisy_expert_envs.registration import check_env_id
 
     try:
         check_env_id(env_id)
     except ValueError as err:
         _fail(ValueError, f"{where}.id", str(err))
+    task = Task(env_id, dict(kwargs))
     try:
-        env = make_env(env_id, kwargs)
+        task.action_space
     except (TypeError, ValueError) as err:
         _fail(type(err), f"{where}.kwargs", f"{env_id} with {kwargs}: {err}")
-    action_space = env.action_space
-    env.close()
-    for i, (name, label, settings, _) in enumerate(algos):
+    try:
+        make_policy(task, None, policy_kwargs)
+    except (TypeError, ValueError) as err:
+        _fail(type(err), "policy_kwargs", f"cannot build the learner policy for {env_id}: {err}")
+    for i, ((name, label, settings, _), budget) in enumerate(zip(algos, smallest_budgets)):
         try:
-            check_loss_fits_actions(name, settings, env_id, action_space)
+            check_learner_fits(name, task, budget, learner_settings(name, settings))
         except ValueError as err:
-            _fail(ValueError, f"algorithms[{i}].loss", f"(label {label!r}) {err}")
+            _fail(ValueError, f"algorithms[{i}]", f"(label {label!r}) {err}")
 
 
 def parse_config(raw: Any, *, check_envs: bool = True) -> SweepConfig:
@@ -220,7 +266,11 @@ def parse_config(raw: Any, *, check_envs: bool = True) -> SweepConfig:
         if not isinstance(raw[key], list) or not raw[key]:
             _fail(ValueError, key, f"empty grid: must be a non-empty list, got {raw[key]!r}")
     seeds = _check_seeds(raw.get("seeds", 1))
-    top_budgets = _check_budgets("budgets", raw["budgets"]) if "budgets" in raw else None
+    measure = _check_measure(raw)
+    budget_key = "max_budget" if measure == "threshold" else "budgets"
+    top_budgets = _check_budgets(budget_key, raw["budgets"]) if "budgets" in raw else None
+    if "max_budget" in raw:
+        top_budgets = _check_budgets("max_budget", [raw["max_budget"]])
     eval_episodes = raw.get("eval_episodes", 20)
     if isinstance(eval_episodes, bool) or not isinstance(eval_episodes, numbers.Integral) or eval_episodes < 1:
         _fail(ValueError, "eval_episodes", f"must be an integer >= 1, got {eval_episodes!r}")
@@ -248,17 +298,21 @@ def parse_config(raw: Any, *, check_envs: bool = True) -> SweepConfig:
             _fail(ValueError, f"envs[{env_index}].budgets.{stray[0]}",
                   f"not an algorithm label; valid: {labels + ['default']}")
         for kwargs in kwargs_list:
-            if check_envs:
-                _check_env_builds(f"envs[{env_index}]", env_id, kwargs, algos)
+            cell_budgets = []
             for algo_index, (name, label, settings, algo_budgets) in enumerate(algos):
                 budgets = env_budgets.get(label) or algo_budgets or env_budgets.get("default") or top_budgets
                 if budgets is None:
-                    _fail(ValueError, "budgets",
-                          f"missing: no top-level budgets, and neither envs[{env_index}] nor "
+                    _fail(ValueError, budget_key,
+                          f"missing: no top-level {budget_key}, and neither envs[{env_index}] nor "
                           f"algorithms[{algo_index}] has its own")
+                cell_budgets.append(budgets)
+            if check_envs:
+                _check_env_builds(f"envs[{env_index}]", env_id, kwargs, algos,
+                                  [min(b) for b in cell_budgets], policy_kwargs)
+            for (name, label, settings, _), budgets in zip(algos, cell_budgets):
                 for budget in budgets:
                     for seed in seeds:
-                        cells.append({
+                        cell = {
                             "env_id": env_id,
                             "env_kwargs": dict(kwargs),
                             "algo": name,
@@ -269,7 +323,12 @@ def parse_config(raw: Any, *, check_envs: bool = True) -> SweepConfig:
                             "eval_episodes": int(eval_episodes),
                             "deterministic_eval": deterministic_eval,
                             "policy_kwargs": policy_kwargs,
-                        })
+                        }
+                        if measure == "threshold":  # budget-grid cells keep their old keys (resume)
+                            del cell["budget"]
+                            cell.update(measure=measure, max_budget=budget, target=float(target),
+                                        resolution=float(raw.get("resolution", 2**0.25)))
+                        cells.append(cell)
     keys = [cell_key(c) for c in cells]
     if len(set(keys)) != len(keys):
         _fail(ValueError, "envs", "the grid holds the same cell twice (repeated env entries or kwargs?)")

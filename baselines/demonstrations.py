@@ -15,8 +15,8 @@ from typing import Any
 
 from imitation.data import serialize, types
 
-from baselines.adapters import make_env
-from baselines.offline import collect_demonstrations
+from baselines.task import Task, make_env
+from baselines.learners.bc import collect_demonstrations
 from baselines.store import package_version
 
 FORMAT = "noisy-expert-demonstrations/1"
@@ -47,7 +47,7 @@ def make_demonstrations(
     clean: bool = False,
 ) -> list[types.TrajectoryWithRew]:
     """Collect ``budget`` expert-labelled transitions and save them with their metadata at ``path``."""
-    trajectories, labels = collect_demonstrations(env_id, dict(env_kwargs or {}), budget, seed, clean=clean)
+    trajectories, labels = collect_demonstrations(Task(env_id, dict(env_kwargs or {})), budget, seed, clean=clean)
     save_demonstrations(path, trajectories, describe(env_id, env_kwargs, seed, clean), labels)
     return trajectories
 

@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from baselines.adapters import make_env
+from baselines.task import make_env
 
 C_OFF = 4.5
 OPD_DELTA = 0.1

@@ -9,15 +9,9 @@ from typing import Any, Callable
 import gymnasium as gym
 import numpy as np
 
-from baselines.adapters import make_env
+from baselines.task import Task
 
 ActFn = Callable[[np.ndarray], np.ndarray]
-EVAL_SEED_BASE = 1_000_000
-
-
-def eval_seeds(seed: int, episodes: int) -> list[int]:
-    """Evaluation episode seeds of a run: disjoint from training seeds, shared by all algorithms."""
-    return [EVAL_SEED_BASE + 1000 * seed + i for i in range(episodes)]
 
 
 @dataclass(frozen=True)
@@ -32,12 +26,28 @@ class Evaluation:
         return float(np.mean(self.returns))
 
 
-def run_episodes(env_id: str, env_kwargs: dict[str, Any], seeds: list[int], act: ActFn | None) -> Evaluation:
+@dataclass(frozen=True)
+class Score:
+    """A learned policy's evaluation with the clean-expert and random references on the same seeds."""
+
+    success_rate: float | None
+    normalized_return: float
+    mean_return: float
+    expert_return: float
+    random_return: float
+
+    def metric(self) -> float:
+        """What targets are measured on: the success rate where the task has one, else the
+        normalized return."""
+        return self.success_rate if self.success_rate is not None else self.normalized_return
+
+
+def run_episodes(task: Task, seeds: list[int], act: ActFn | None) -> Evaluation:
     """Run one episode per seed, all envs stepped together so ``act`` sees one batch per step.
 
     ``act=None`` plays uniformly random actions (seeded by the episode seed).
     """
-    envs: list[gym.Env] = [make_env(env_id, env_kwargs) for _ in seeds]
+    envs: list[gym.Env] = [task.make_env() for _ in seeds]
     obs = []
     for env, seed in zip(envs, seeds):
         env.action_space.seed(seed)
@@ -72,15 +82,23 @@ def policy_act(policy: Any, deterministic: bool) -> ActFn:
 _REFERENCE_CACHE: dict[tuple[str, str, tuple[int, ...]], tuple[float, float]] = {}
 
 
-def reference_returns(env_id: str, env_kwargs: dict[str, Any], seeds: list[int]) -> tuple[float, float]:
+def reference_returns(task: Task, seeds: list[int]) -> tuple[float, float]:
     """Mean return of the clean expert and of a uniformly random policy on ``seeds`` (cached)."""
-    key = (env_id, json.dumps(env_kwargs, sort_keys=True, default=repr), tuple(seeds))
+    key = (task.env_id, json.dumps(task.env_kwargs, sort_keys=True, default=repr), tuple(seeds))
     if key not in _REFERENCE_CACHE:
-        oracle = make_env(env_id, env_kwargs).get_wrapper_attr("oracle")
-        expert = run_episodes(env_id, env_kwargs, seeds, oracle.clean).mean_return
-        random = run_episodes(env_id, env_kwargs, seeds, None).mean_return
+        oracle = task.make_env().get_wrapper_attr("oracle")
+        expert = run_episodes(task, seeds, oracle.clean).mean_return
+        random = run_episodes(task, seeds, None).mean_return
         _REFERENCE_CACHE[key] = (expert, random)
     return _REFERENCE_CACHE[key]
+
+
+def score(task: Task, policy: Any, seeds: list[int], deterministic: bool) -> Score:
+    """Evaluate ``policy`` on one episode per seed and normalize by the references."""
+    evaluation = run_episodes(task, seeds, policy_act(policy, deterministic))
+    expert_return, random_return = reference_returns(task, seeds)
+    return Score(evaluation.success_rate, normalized_return(evaluation.mean_return, expert_return, random_return),
+                 evaluation.mean_return, expert_return, random_return)
 
 
 def normalized_return(mean_return: float, expert_return: float, random_return: float) -> float:

@@ -1,92 +1,36 @@
-"""``run``: one algorithm, one task, one budget, one seed -> one ``RunResult``."""
+"""``run``: one learner, one task, one budget, one seed -> one ``RunResult``."""
 
 from __future__ import annotations
 
-import inspect
+import contextlib
+import dataclasses
 import time
 import warnings
-from typing import Any, Callable
+from typing import Any, Iterator
 
-from gymnasium import spaces
+import torch as th
 
-from baselines.adapters import labelling_oracle, make_env, seed_everything, torch_threads
-from baselines.dagger import train_dagger
-from baselines.evaluation import eval_seeds, normalized_return, policy_act, reference_returns, run_episodes
-from baselines.losses import DISCRETE_ONLY_LOSSES, LOSSES
-from baselines.offline import collect_demonstrations, train_bc
-from baselines.opd import train_opd
+from baselines.evaluation import score
+from baselines.learners import OnRound, check_learner_fits, get_learner, learner_settings
 from baselines.policies import make_policy
 from baselines.result import RunResult
-from noisy_expert_envs._validation import check_choice, check_int, check_positive, check_probability
+from baselines.seeds import RunSeeds
+from baselines.task import Task
+from noisy_expert_envs._validation import check_int
 
-ALGORITHMS = ("bc", "bc_clean", "dagger", "opd")
+#: Arguments of ``run`` every learner shares (set at the top level of a config, not per algorithm).
 COMMON_KWARGS = ("policy", "policy_kwargs", "eval_episodes", "deterministic_eval")
 
 
-_TRAINERS: dict[str, Callable[..., Any]] = {
-    "bc": train_bc, "bc_clean": train_bc, "dagger": train_dagger, "opd": train_opd,
-}
-
-
-def _algo_settings(algo: str) -> dict[str, Any]:
-    """The tunable settings of ``algo`` with their defaults: its trainer's keyword-only arguments."""
-    skip = {"budget", "seed", "stop_when"}
-    params = inspect.signature(_TRAINERS[algo]).parameters.values()
-    return {p.name: p.default for p in params if p.kind is p.KEYWORD_ONLY and p.name not in skip}
-
-
-def algorithm_settings(algo: str) -> dict[str, Any]:
-    """Public view of the settings ``run`` accepts for ``algo`` (besides the common ones)."""
-    check_choice("algorithm", algo, ALGORITHMS)
-    return _algo_settings(algo)
-
-
-def _validate(algo: str, budget: Any, seed: Any, env_id: str, env_kwargs: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
-    check_choice("algorithm", algo, ALGORITHMS)
-    check_int("budget", budget, minimum=1)
-    check_int("seed", seed, minimum=0)
-    if not isinstance(env_id, str):
-        raise TypeError(f"env_id must be a registered Gymnasium id string, got {env_id!r}")
-    if not isinstance(env_kwargs, dict):
-        raise TypeError(f"env_kwargs must be a dict, got {env_kwargs!r}")
-    return validate_settings(algo, settings)
-
-
-def validate_settings(algo: str, settings: dict[str, Any]) -> dict[str, Any]:
-    """``algo``'s settings with defaults filled in, each checked (``TypeError``/``ValueError`` naming
-    the bad one); ``algo`` must be a known algorithm."""
-    known = _algo_settings(algo)
-    unknown = sorted(set(settings) - set(known))
-    if unknown:
-        raise TypeError(f"unknown setting(s) {unknown} for algorithm {algo!r}; valid: {sorted(known) + sorted(COMMON_KWARGS)}")
-    merged = {**known, **settings}
-    if algo == "opd":
-        check_choice("loss", merged["loss"], LOSSES)
-        check_int("k", merged["k"], minimum=1)
-        check_probability("lmbda", merged["lmbda"])
-        check_probability("beta", merged["beta"])
-        check_int("episodes_per_round", merged["episodes_per_round"], minimum=1)
-        check_int("updates_per_round", merged["updates_per_round"], minimum=1)
-    for name in ("batch_size", "epochs", "bc_epochs", "min_updates", "round_min_timesteps", "round_min_episodes",
-                 "beta_rampdown"):
-        if name in merged:
-            check_int(name, merged[name], minimum=1)
-    check_positive("lr", merged["lr"])
-    check_positive("ent_weight", merged["ent_weight"], allow_zero=True)
-    if not isinstance(merged.get("greedy_rollouts", True), bool):
-        raise TypeError(f"greedy_rollouts must be True or False, got {merged['greedy_rollouts']!r}")
-    return merged
-
-
-def check_loss_fits_actions(algo: str, settings: dict[str, Any], env_id: str, action_space: spaces.Space) -> None:
-    """``ValueError`` unless ``algo``'s loss works on ``action_space``: OPD's plurality and
-    distribution losses need Discrete actions."""
-    loss = settings.get("loss", "sampled")
-    if algo == "opd" and loss in DISCRETE_ONLY_LOSSES and not isinstance(action_space, spaces.Discrete):
-        raise ValueError(
-            f"loss {loss!r} needs Discrete actions; {env_id} has {action_space}. "
-            f"Valid losses for continuous actions: ['sampled']"
-        )
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run with ``n`` torch threads (small networks are fastest single-threaded), then restore."""
+    before = th.get_num_threads()
+    th.set_num_threads(n)
+    try:
+        yield
+    finally:
+        th.set_num_threads(before)
 
 
 def run(
@@ -100,61 +44,60 @@ def run(
     policy_kwargs: dict[str, Any] | None = None,
     eval_episodes: int = 20,
     deterministic_eval: bool = True,
-    **algo_kwargs: Any,
+    on_round: OnRound | None = None,
+    **settings: Any,
 ) -> RunResult:
-    """Train ``algo`` on ``env_id`` with at most ``budget`` expert labels, then evaluate it.
+    """Train learner ``algo`` on ``env_id`` with at most ``budget`` expert labels, then evaluate it.
 
-    ``algo``: ``bc`` (offline, noisy-expert trajectories), ``bc_clean`` (offline, clean-expert
-    trajectories: the reference), ``dagger`` (imitation's DAgger with the noisy oracle) or ``opd``
-    (on-policy distillation; ``loss``, ``k``, ``beta``, ``lmbda``, ...). ``policy`` is an SB3
-    ``ActorCriticPolicy`` class (with ``policy_kwargs``) or instance. Evaluation runs
-    ``eval_episodes`` seeded episodes, greedy unless ``deterministic_eval=False``. Bad arguments
-    raise before any training.
+    ``algo`` is a key of :data:`baselines.learners.LEARNERS`: ``bc`` (offline, noisy-expert
+    trajectories), ``bc_clean`` (offline, clean-expert trajectories: the reference), ``dagger``
+    (imitation's DAgger with the noisy oracle), ``opd`` (on-policy distillation), or one added with
+    ``register_learner``; ``settings`` are its ``Settings`` fields. ``policy`` is an SB3
+    ``ActorCriticPolicy`` class (with ``policy_kwargs``) or instance. ``on_round(policy,
+    accounting) -> bool`` is called after every training round; True stops training. Evaluation
+    runs ``eval_episodes`` seeded episodes, greedy unless ``deterministic_eval=False``. Bad
+    arguments raise ``TypeError``/``ValueError`` before any training.
     """
-    env_kwargs = dict(env_kwargs or {})
-    settings = _validate(algo, budget, seed, env_id, env_kwargs, algo_kwargs)
+    learner = get_learner(algo)
+    check_int("budget", budget, minimum=1)
+    check_int("seed", seed, minimum=0)
     check_int("eval_episodes", eval_episodes, minimum=1)
-    env = make_env(env_id, env_kwargs)
-    check_loss_fits_actions(algo, settings, env_id, env.action_space)
+    if not isinstance(deterministic_eval, bool):
+        raise TypeError(f"deterministic_eval must be True or False, got {deterministic_eval!r}")
+    chosen = learner_settings(algo, settings)
+    task = Task(env_id, dict(env_kwargs or {}))
+    check_learner_fits(algo, task, budget, chosen)
+    seeds = RunSeeds(seed)
 
     start = time.perf_counter()
     with torch_threads(1), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Converting a tensor with requires_grad")
-        seed_everything(seed)
-        learner = make_policy(env, policy, policy_kwargs)
-        if algo in ("bc", "bc_clean"):
-            demos, labels = collect_demonstrations(env_id, env_kwargs, budget, seed, clean=algo == "bc_clean")
-            updates = train_bc(learner, demos, seed=seed, **settings)
-            accounting = {"labels_used": labels, "env_steps": labels, "updates": updates, "episodes": len(demos)}
-        elif algo == "dagger":
-            accounting = train_dagger(learner, env_id, env_kwargs, budget=budget, seed=seed, **settings)
-        else:
-            oracle = labelling_oracle(env, seed)
-            accounting = train_opd(learner, env, oracle, budget=budget, seed=seed, **settings)
+        seeds.seed_global()
+        learner_policy = make_policy(task, policy, policy_kwargs)
+        accounting = learner.train(learner_policy, task, budget=budget, seed=seed, settings=chosen, on_round=on_round)
         wall_time = time.perf_counter() - start
-        seeds = eval_seeds(seed, eval_episodes)
-        evaluation = run_episodes(env_id, env_kwargs, seeds, policy_act(learner, deterministic_eval))
-        expert_return, random_return = reference_returns(env_id, env_kwargs, seeds)
-    env.close()
-    labels_used = int(accounting.pop("labels_used"))
-    if labels_used > budget:  # an invariant, checked on every run
-        raise RuntimeError(f"{algo} used {labels_used} labels, over its budget of {budget}")
+        result = score(task, learner_policy, seeds.eval_episodes(eval_episodes), deterministic_eval)
+    if accounting.labels_used > budget:  # an invariant, checked on every run
+        raise RuntimeError(f"{algo} used {accounting.labels_used} labels, over its budget of {budget}")
     return RunResult(
         algo=algo,
         env_id=env_id,
         seed=seed,
         budget=budget,
-        env_kwargs=env_kwargs,
-        settings={**settings, "eval_episodes": eval_episodes, "deterministic_eval": deterministic_eval},
-        success_rate=evaluation.success_rate,
-        normalized_return=normalized_return(evaluation.mean_return, expert_return, random_return),
-        mean_return=evaluation.mean_return,
-        expert_return=expert_return,
-        random_return=random_return,
-        labels_used=labels_used,
-        env_steps=int(accounting.pop("env_steps")),
+        env_kwargs=task.env_kwargs,
+        settings={**dataclasses.asdict(chosen), "eval_episodes": eval_episodes, "deterministic_eval": deterministic_eval},
+        success_rate=result.success_rate,
+        normalized_return=result.normalized_return,
+        mean_return=result.mean_return,
+        expert_return=result.expert_return,
+        random_return=result.random_return,
+        labels_used=accounting.labels_used,
+        env_steps=accounting.env_steps,
+        updates=accounting.updates,
+        episodes=accounting.episodes,
+        rounds=accounting.rounds,
         wall_time_s=wall_time,
         eval_episodes=eval_episodes,
-        extra=accounting,
-        policy=learner,
+        extra=dict(accounting.extra),
+        policy=learner_policy,
     )

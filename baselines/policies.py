@@ -4,27 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
-import gymnasium as gym
 from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
 
 DEFAULT_NET_ARCH = [64, 64]
 
 
 def make_policy(
-    env: gym.Env,
+    task: Any,
     policy: type[ActorCriticPolicy] | ActorCriticPolicy | None = None,
     policy_kwargs: dict[str, Any] | None = None,
 ) -> ActorCriticPolicy:
     """Build the learner: ``policy`` may be an ``ActorCriticPolicy`` subclass (built with
     ``policy_kwargs``; default ``net_arch=[64, 64]``), a ready instance (used as given, spaces
-    checked), or ``None`` for a plain ``ActorCriticPolicy``."""
+    checked), or ``None`` for a plain ``ActorCriticPolicy``. ``task`` is anything with
+    ``observation_space`` and ``action_space`` (a :class:`~baselines.task.Task` or an env)."""
     if isinstance(policy, BasePolicy):
         if policy_kwargs:
             raise TypeError("policy_kwargs cannot be combined with a policy instance")
-        if policy.observation_space != env.observation_space or policy.action_space != env.action_space:
+        if policy.observation_space != task.observation_space or policy.action_space != task.action_space:
             raise ValueError(
                 f"policy spaces ({policy.observation_space}, {policy.action_space}) do not match the "
-                f"task's ({env.observation_space}, {env.action_space})"
+                f"task's ({task.observation_space}, {task.action_space})"
             )
         return policy  # type: ignore[return-value]
     cls = ActorCriticPolicy if policy is None else policy
@@ -32,4 +32,4 @@ def make_policy(
         raise TypeError(f"policy must be an ActorCriticPolicy subclass or instance, got {policy!r}")
     kwargs = {"net_arch": DEFAULT_NET_ARCH, **(policy_kwargs or {})}
     # BC builds its own optimizer; the policy's lr_schedule is never used for training.
-    return cls(env.observation_space, env.action_space, lr_schedule=lambda _: 0.0, **kwargs)
+    return cls(task.observation_space, task.action_space, lr_schedule=lambda _: 0.0, **kwargs)

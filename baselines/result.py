@@ -12,6 +12,8 @@ class RunResult:
 
     ``success_rate`` is ``None`` for tasks without a success notion; ``normalized_return`` is
     ``(J(policy) - J(random)) / (J(clean expert) - J(random))`` on the same evaluation seeds.
+    ``labels_used``, ``env_steps``, ``updates`` (gradient steps), ``episodes`` and ``rounds`` are
+    the learner's :class:`~baselines.learners.Accounting`; ``extra`` its learner-specific figures.
     ``policy`` is the trained SB3 policy (left out of :meth:`to_record`).
     """
 
@@ -28,10 +30,18 @@ class RunResult:
     random_return: float
     labels_used: int
     env_steps: int
+    updates: int
+    episodes: int
+    rounds: int
     wall_time_s: float
     eval_episodes: int
     extra: dict[str, Any] = field(default_factory=dict)
     policy: Any = field(default=None, repr=False, compare=False)
+
+    def metric(self) -> float:
+        """What targets are measured on: the success rate where the task has one, else the
+        normalized return."""
+        return self.success_rate if self.success_rate is not None else self.normalized_return
 
     def to_record(self) -> dict[str, Any]:
         """A JSON-friendly dict of everything but the policy."""

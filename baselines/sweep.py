@@ -53,23 +53,24 @@ def execute_cell(cell: dict[str, Any]) -> dict[str, Any]:
     """Run one cell with :func:`baselines.run` and return its store record (``error`` on any exception)."""
     from baselines.experiment import run
 
+    from baselines.threshold import labels_to_target
+
     key = cell_key(cell)
     start = time.perf_counter()
+    common = dict(seed=cell["seed"], env_kwargs=dict(cell["env_kwargs"]), policy_kwargs=cell.get("policy_kwargs"),
+                  eval_episodes=cell["eval_episodes"], deterministic_eval=cell["deterministic_eval"], **cell["settings"])
     try:
-        result = run(
-            cell["algo"],
-            cell["env_id"],
-            budget=cell["budget"],
-            seed=cell["seed"],
-            env_kwargs=dict(cell["env_kwargs"]),
-            policy_kwargs=cell.get("policy_kwargs"),
-            eval_episodes=cell["eval_episodes"],
-            deterministic_eval=cell["deterministic_eval"],
-            **cell["settings"],
-        )
+        if cell.get("measure") == "threshold":
+            t = labels_to_target(cell["algo"], cell["env_id"], target=cell["target"], max_budget=cell["max_budget"],
+                                 resolution=cell["resolution"], **common)
+            fields = {"algo": cell["algo"], "env_id": cell["env_id"], "env_kwargs": cell["env_kwargs"],
+                      "seed": cell["seed"], "labels_to_target": t.labels, "bracket": list(t.bracket), "runs": t.runs,
+                      "wall_time_s": time.perf_counter() - start}
+        else:
+            fields = run(cell["algo"], cell["env_id"], budget=cell["budget"], **common).to_record()
     except Exception as err:  # noqa: BLE001  (recorded, and the sweep goes on)
         return _error_record(cell, err, time.perf_counter() - start)
-    return make_record(cell, key, "ok", **result.to_record())
+    return make_record(cell, key, "ok", **fields)
 
 
 def _worker_init() -> None:
@@ -188,7 +189,7 @@ def run_sweep(
         done = records.latest_ok()
         todo = [c for c in config.cells if cell_key(c) not in done]
         # Longest first (cost grows with the budget): fewer idle workers at the end of the sweep.
-        todo.sort(key=lambda c: -c["budget"])
+        todo.sort(key=lambda c: -c.get("budget", c.get("max_budget", 0)))
         summary = SweepSummary(total=len(config.cells), skipped=len(config.cells) - len(todo), notes=list(store.notes))
         for note in store.notes:
             print(f"note: {note}", file=sys.stderr)

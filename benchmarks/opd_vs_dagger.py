@@ -21,9 +21,12 @@ from imitation.algorithms import bc
 from imitation.algorithms.dagger import SimpleDAggerTrainer
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from baselines.adapters import OraclePolicy, labelling_oracle, make_env, quiet_logger, seed_everything
-from baselines.opd import train_opd
+from baselines.bc_trainer import quiet_logger
+from baselines.learners import OPD
+from baselines.oracle_policy import OraclePolicy
 from baselines.policies import make_policy
+from baselines.seeds import RunSeeds
+from baselines.task import Task, make_env
 
 ENV = "NoisyExpert/CombinationLock-v0"
 
@@ -40,25 +43,26 @@ def opens_lock(policy: object, env_kwargs: dict) -> bool:
 
 def time_opd(env_kwargs: dict, seed: int, max_labels: int) -> tuple[float, int, bool]:
     """Our OPD (plurality of 3 labels, greedy rollouts), stopped at the first success."""
-    seed_everything(seed)
-    env = make_env(ENV, env_kwargs)
-    policy = make_policy(env)
-    oracle = labelling_oracle(env, seed)
+    RunSeeds(seed).seed_global()
+    task = Task(ENV, env_kwargs)
+    policy = make_policy(task)
     start = time.perf_counter()
-    train_opd(policy, env, oracle, budget=max_labels, seed=seed, loss="plurality",
-              stop_when=lambda p: opens_lock(p, env_kwargs))
-    return time.perf_counter() - start, oracle.queries, opens_lock(policy, env_kwargs)
+    accounting = OPD().train(policy, task, budget=max_labels, seed=seed, settings=OPD.Settings(loss="plurality"),
+                             on_round=lambda p, _: opens_lock(p, env_kwargs))
+    return time.perf_counter() - start, accounting.labels_used, opens_lock(policy, env_kwargs)
 
 
 def time_stock_dagger(env_kwargs: dict, seed: int, max_labels: int) -> tuple[float, int, bool]:
     """imitation's SimpleDAggerTrainer with its defaults, one ``train`` round at a time."""
-    seed_everything(seed)
+    seeds = RunSeeds(seed)
+    seeds.seed_global()
     datasets.disable_progress_bars()
-    env = make_env(ENV, env_kwargs)
-    oracle = labelling_oracle(env, seed)
+    task = Task(ENV, env_kwargs)
+    env = task.make_env()
+    oracle = task.oracle(seeds.oracle)
     venv = DummyVecEnv([lambda: make_env(ENV, env_kwargs)])
-    venv.seed(seed)
-    rng = np.random.default_rng(seed)
+    venv.seed(seeds.train_episode(0))
+    rng = seeds.learner_rng()
     start = time.perf_counter()
     with quiet_logger() as logger, tempfile.TemporaryDirectory() as scratch:
         learner = bc.BC(observation_space=env.observation_space, action_space=env.action_space, rng=rng,

@@ -6,7 +6,7 @@ imitation's ``bc.BC.train`` on the same labelled states, batch 32, one torch thr
 - *stock*: ``bc.BC`` with its defaults: ``BehaviorCloningLossCalculator`` (``evaluate_actions``:
   also the value head; the L2 sum over all parameters even at weight 0), Adam's default kernel, and
   a ``Transitions`` object that imitation wraps in a torch ``DataLoader`` with its collate function;
-- *ours*: ``baselines.adapters.make_bc_trainer`` (``DistillationLossCalculator``, fused Adam) fed
+- *ours*: ``baselines.bc_trainer.make_bc_trainer`` (``DistillationLossCalculator``, fused Adam) fed
   ``baselines.batches.ShuffledBatches``.
 
 The two alternate in blocks, and the table reports medians over blocks of the time per step and of
@@ -28,7 +28,8 @@ import torch as th
 from imitation.algorithms import bc
 from imitation.data import types
 
-from baselines.adapters import make_bc_trainer, make_env, quiet_logger
+from baselines.bc_trainer import make_bc_trainer, quiet_logger
+from baselines.task import make_env
 from baselines.batches import ShuffledBatches
 from baselines.losses import DistillationLossCalculator
 from baselines.policies import make_policy

@@ -9,10 +9,11 @@ from imitation.algorithms.bc import BehaviorCloningLossCalculator
 from stable_baselines3.common.policies import ActorCriticPolicy
 
 from baselines import run
-from baselines.adapters import OraclePolicy, labelling_oracle, make_env
 from baselines.batches import ShuffledBatches
 from baselines.losses import DistillationLossCalculator, generalized_jsd
+from baselines.oracle_policy import OraclePolicy
 from baselines.policies import make_policy
+from baselines.task import Task, make_env
 
 LOCK = "NoisyExpert/CombinationLock-v0"
 LOCK40 = dict(horizon=40, n_actions=4, noise="uniform", epsilon=0.3)
@@ -74,11 +75,12 @@ def test_plurality_cannot_recover_the_expert_when_the_mode_condition_breaks() ->
     env_kwargs = dict(horizon=6, n_actions=4, noise="fixed_wrong", epsilon=0.6)
     # (Fewer gradient steps per round only for speed: the stuck learner runs ~100 tiny rounds, and
     # more training cannot fix labels whose plurality is wrong.)
-    broken = _mean("opd", LOCK, env_kwargs, 600, "success_rate", loss="plurality", k=5, updates_per_round=10)
+    broken = _mean("opd", LOCK, env_kwargs, 1200, "success_rate", loss="plurality", k=5, updates_per_round=10)
     assert broken <= 0.1
-    # Same budget and task with the mode condition intact (eps 0.4 < 1/2): solved.
+    # Same budget and task with the mode condition intact (eps 0.4 < 1/2): solved. (At 600 labels
+    # only 5 of 8 seeds were; at 1200 all 8 of seeds 0-7.)
     intact = dict(env_kwargs, epsilon=0.4)
-    assert _mean("opd", LOCK, intact, 600, "success_rate", loss="plurality", k=5) >= 0.9
+    assert _mean("opd", LOCK, intact, 1200, "success_rate", loss="plurality", k=5) >= 0.9
 
 
 # -- accounting ------------------------------------------------------------------------------------
@@ -99,8 +101,7 @@ def test_budget_is_never_exceeded(algo: str, kw: dict, budget: int) -> None:
 
 
 def test_oracle_policy_stays_noisy_when_asked_for_deterministic_actions() -> None:
-    env = make_env(LOCK, dict(horizon=5, noise="uniform", epsilon=1.0))
-    oracle = labelling_oracle(env, seed=0)
+    oracle = Task(LOCK, dict(horizon=5, noise="uniform", epsilon=1.0)).oracle(0)
     policy = OraclePolicy(oracle, budget=300)
     obs = np.repeat(np.eye(6, dtype=np.float32)[:1], 300, axis=0)
     actions, _ = policy.predict(obs, deterministic=True)
@@ -217,13 +218,13 @@ def test_shuffled_batches_cover_every_state_once_per_epoch_and_reproduce() -> No
 ])
 def test_bad_input_fails_before_training(args: tuple, kwargs: dict, error: type, match: str,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    import baselines.experiment as experiment
+    from baselines.learners import LEARNERS
 
     def no_training(*a: object, **k: object) -> None:
         raise AssertionError("training started")
 
-    for name in ("train_bc", "train_dagger", "train_opd", "collect_demonstrations"):
-        monkeypatch.setattr(experiment, name, no_training)
+    for learner in LEARNERS.values():
+        monkeypatch.setattr(type(learner), "train", no_training)
     kwargs = {"budget": 100, "seed": 0, **kwargs}
     with pytest.raises(error, match=match):
         run(*args, **kwargs)

@@ -61,7 +61,7 @@ def _with(**changes):
 @pytest.mark.parametrize("raw, exc, key", [
     (_with(bugdets=[10]), ValueError, "bugdets"),
     (_with(algorithms=["bc", "ppo"]), ValueError, "algorithms[1].name"),
-    (_with(algorithms=[{"name": "opd", "lossy": "x"}]), ValueError, "algorithms[0].lossy"),
+    (_with(algorithms=[{"name": "opd", "lossy": "x"}]), TypeError, "algorithms[0].lossy"),
     (_with(algorithms=[{"name": "opd", "loss": "nope"}]), ValueError, "algorithms[0]"),
     (_with(envs=[]), ValueError, "envs"),
     (_with(algorithms=[]), ValueError, "algorithms"),

@@ -1,0 +1,109 @@
+"""Offline imitation: imitation's ``bc.BC`` on expert trajectories holding exactly ``budget`` labels.
+
+``bc`` trains on the noisy expert's trajectories; ``bc_clean`` on the clean expert's (the reference).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from imitation.data import rollout, types
+from stable_baselines3.common.policies import ActorCriticPolicy
+from stable_baselines3.common.vec_env import DummyVecEnv
+
+from baselines.batches import ShuffledBatches
+from baselines.bc_trainer import make_bc_trainer, quiet_logger
+from baselines.learners.base import Accounting, OnRound, SettingsBase, integer, positive, setting
+from baselines.oracle_policy import LabelBudget, OraclePolicy
+from baselines.seeds import RunSeeds
+from baselines.task import Task
+
+
+class _CollectionOrder(np.random.Generator):
+    """A generator whose ``shuffle`` keeps the order.
+
+    imitation's ``generate_trajectories`` shuffles the finished trajectories; keeping them in the
+    order they were collected makes a smaller budget's data a prefix of a larger budget's (nested
+    data, which ``labels_to_target`` relies on). Training shuffles its minibatches anyway.
+    """
+
+    def shuffle(self, x: object, axis: int = 0) -> None:
+        return None
+
+
+def collect_demonstrations(
+    task: Task, budget: int, seed: int, *, clean: bool = False
+) -> tuple[list[types.TrajectoryWithRew], int]:
+    """Roll out the noisy (or, with ``clean``, the clean) expert for exactly ``budget`` steps.
+
+    Each step's action is the expert's label for that state, so the trajectories hold ``budget``
+    labelled transitions; the last one is truncated at the budget. Returns the trajectories and the
+    number of oracle queries spent (always ``budget``). The trajectories are in collection order:
+    with the same seed, the first ``b`` transitions of a larger budget's data are this budget's.
+    """
+    seeds = RunSeeds(seed)
+    env = LabelBudget(task.make_env(), budget)
+    oracle = task.oracle(seeds.oracle, clean=clean)
+    venv = DummyVecEnv([lambda: env])
+    venv.seed(seeds.train_episode(0))
+    trajectories = rollout.generate_trajectories(
+        OraclePolicy(oracle, budget),
+        venv,
+        rollout.make_sample_until(min_timesteps=budget),
+        rng=_CollectionOrder(np.random.PCG64(seeds.learner_rng().integers(2**63))),
+        deterministic_policy=True,
+    )
+    venv.close()
+    return trajectories, oracle.queries
+
+
+def fit(
+    policy: ActorCriticPolicy,
+    obs: np.ndarray,
+    acts: np.ndarray,
+    *,
+    updates: int,
+    batch_size: int,
+    lr: float,
+    ent_weight: float,
+    rng: np.random.Generator,
+) -> None:
+    """``updates`` gradient steps of imitation's BC on the labelled states ``(obs, acts)``."""
+    with quiet_logger() as logger:
+        trainer = make_bc_trainer(policy, rng, logger, batch_size=batch_size, lr=lr, ent_weight=ent_weight)
+        trainer.set_demonstrations(ShuffledBatches(obs, acts, batch_size, rng))
+        trainer.train(n_batches=updates, progress_bar=False, log_interval=updates + 1)
+
+
+class BC:
+    """Behaviour cloning on ``budget`` expert-labelled transitions (noisy, or clean for ``bc_clean``).
+
+    Trains for ``max(min_updates, epochs * n_transitions / batch_size)`` gradient steps.
+    """
+
+    online = False  # one fit on a fixed data set: labels_to_target searches the budget
+
+    @dataclass(frozen=True)
+    class Settings(SettingsBase):
+        epochs: int = setting(10, integer(1), "passes over the data (gradient steps = max(min_updates, epochs*B/batch_size))")
+        min_updates: int = setting(500, integer(1), "at least this many gradient steps")
+        batch_size: int = setting(32, integer(1), "minibatch size (capped at the number of labels)")
+        lr: float = setting(1e-3, positive(), "Adam learning rate")
+        ent_weight: float = setting(1e-3, positive(allow_zero=True), "entropy bonus weight")
+
+    def __init__(self, *, clean: bool = False) -> None:
+        self.clean = clean
+
+    def train(self, policy: ActorCriticPolicy, task: Task, *, budget: int, seed: int, settings: BC.Settings,
+              on_round: OnRound | None = None) -> Accounting:
+        demos, labels = collect_demonstrations(task, budget, seed, clean=self.clean)
+        transitions = rollout.flatten_trajectories(demos)
+        batch_size = min(settings.batch_size, len(transitions))
+        updates = max(settings.min_updates, settings.epochs * len(transitions) // batch_size)
+        fit(policy, transitions.obs, transitions.acts, updates=updates, batch_size=batch_size, lr=settings.lr,
+            ent_weight=settings.ent_weight, rng=RunSeeds(seed).learner_rng())
+        accounting = Accounting(labels_used=labels, env_steps=labels, updates=updates, episodes=len(demos), rounds=1)
+        if on_round is not None:
+            on_round(policy, accounting)
+        return accounting

@@ -1,0 +1,67 @@
+"""The noisy oracle as an SB3 policy (for imitation's rollouts and DAgger), and label budgets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch as th
+from stable_baselines3.common.policies import BasePolicy
+
+from noisy_expert_envs.oracle import NoisyOracle
+
+
+class OraclePolicy(BasePolicy):
+    """The noisy oracle as an SB3 policy, so imitation's rollout helpers and DAgger can use it.
+
+    Every ``predict`` call samples the *noisy* expert, whatever ``deterministic`` says: imitation's
+    DAgger always asks its expert for deterministic actions, and honouring that flag would silently
+    turn the noisy expert into the clean one. With ``budget`` set, a query beyond it raises, so no
+    algorithm can overspend without noticing.
+    """
+
+    def __init__(self, oracle: NoisyOracle, budget: int | None = None) -> None:
+        super().__init__(oracle.observation_space, oracle.action_space)
+        self.oracle = oracle
+        self.budget = budget
+
+    def predict(
+        self,
+        observation: np.ndarray | dict[str, np.ndarray],
+        state: tuple[np.ndarray, ...] | None = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = False,
+    ) -> tuple[np.ndarray, tuple[np.ndarray, ...] | None]:
+        """Noisy labels for a batch (or one) observation; ``deterministic`` is ignored on purpose."""
+        obs = np.asarray(observation)
+        n = 1 if obs.shape == tuple(self.oracle.observation_space.shape or ()) else len(obs)
+        if self.budget is not None and self.oracle.queries + n > self.budget:
+            raise RuntimeError(
+                f"label budget exceeded: {self.oracle.queries} used + {n} requested > budget {self.budget}"
+            )
+        return self.oracle.sample(obs), state
+
+    def _predict(self, observation: th.Tensor, deterministic: bool = False) -> th.Tensor:
+        return th.as_tensor(self.oracle.sample(observation.cpu().numpy()))
+
+
+class LabelBudget(gym.Wrapper):
+    """Truncate the episode once ``budget`` steps have been taken in total (over all episodes).
+
+    Offline collection and DAgger query the expert once per step; truncating at the budget lets
+    imitation's own rollout helpers stop exactly there instead of finishing the episode on extra,
+    uncounted labels.
+    """
+
+    def __init__(self, env: gym.Env, budget: int) -> None:
+        super().__init__(env)
+        self.budget = int(budget)
+        self.steps = 0
+
+    def step(self, action: Any) -> tuple[Any, Any, bool, bool, dict[str, Any]]:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self.steps += 1
+        if self.steps >= self.budget and not terminated:
+            truncated = True
+        return obs, reward, terminated, truncated, info

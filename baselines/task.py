@@ -1,0 +1,69 @@
+"""``Task``: one environment id with its keyword arguments, and what learners build from it."""
+
+from __future__ import annotations
+
+import copy
+import functools
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from noisy_expert_envs.oracle import NoisyOracle
+
+
+def make_env(env_id: str, env_kwargs: dict[str, Any] | None = None, **overrides: Any) -> gym.Env:
+    """``gym.make`` a task with labels in ``info`` switched off (learners query the oracle directly)."""
+    kwargs = {**(env_kwargs or {}), "labels": False, **overrides}
+    return gym.make(env_id, **kwargs)
+
+
+@dataclass(frozen=True)
+class Task:
+    """An env id and its keyword arguments: makes envs and labelling oracles for a learner.
+
+    ``observation_space``, ``action_space`` and the oracle template come from one probe env,
+    built on first use.
+    """
+
+    env_id: str
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.env_id, str):
+            raise TypeError(f"env_id must be a registered Gymnasium id string, got {self.env_id!r}")
+        if not isinstance(self.env_kwargs, dict):
+            raise TypeError(f"env_kwargs must be a dict, got {self.env_kwargs!r}")
+
+    def make_env(self, **overrides: Any) -> gym.Env:
+        """A fresh env of this task (labels in ``info`` off)."""
+        return make_env(self.env_id, self.env_kwargs, **overrides)
+
+    @functools.cached_property
+    def _probe(self) -> gym.Env:
+        return self.make_env()
+
+    @property
+    def observation_space(self) -> gym.Space:
+        return self._probe.observation_space
+
+    @property
+    def action_space(self) -> gym.Space:
+        return self._probe.action_space
+
+    def oracle(self, seed: int | np.random.SeedSequence, *, clean: bool = False) -> NoisyOracle:
+        """A private copy of the task's oracle, seeded with ``seed``, with fresh counters.
+
+        A copy, because an env's own oracle is re-seeded at every ``reset(seed=...)``. With ``clean``
+        its noise is replaced by ``none`` (the ``bc_clean`` reference).
+        """
+        oracle: NoisyOracle = copy.deepcopy(self._probe.get_wrapper_attr("oracle"))
+        if clean:
+            from noisy_expert_envs.noise import NoNoise
+
+            oracle.noise = NoNoise().bind(oracle.action_space)
+        oracle.reset_rng(seed)
+        oracle.queries = 0
+        oracle.clean_queries = 0
+        return oracle

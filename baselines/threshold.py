@@ -1,0 +1,131 @@
+"""``labels_to_target``: the smallest label budget at which a learner reaches a target, per seed.
+
+Online learners (those with ``online = True``: ``opd``, ``dagger``) are trained once up to
+``max_budget`` and evaluated after every round through the ``on_round`` hook; training stops at the
+first round whose policy reaches the target, and the bracket is the previous and this round's label
+counts. Offline learners (``bc``, ``bc_clean``, and any learner without ``online``) are searched
+over the budget per seed, galloping (x2) from ``start`` and then bisecting; their data are nested (a
+budget's demonstrations are a prefix of one seeded stream), so more budget never means other data.
+Either way, a bracket wider than ``resolution`` is then narrowed by bisection with full runs at
+intermediate budgets, so every reported ``labels`` is a budget at which ``run`` itself reaches the
+target with the same seed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from baselines.evaluation import score
+from baselines.experiment import run
+from baselines.learners import LEARNERS, get_learner
+from baselines.seeds import RunSeeds
+from baselines.task import Task
+from noisy_expert_envs._validation import check_int, check_real
+
+DEFAULT_RESOLUTION = 2**0.25
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """Labels-to-target of one learner on one task for one seed.
+
+    ``labels`` is the smallest budget found to reach the target (``None``: not reached within
+    ``max_budget``); ``bracket = (lo, hi)``: the target is missed at ``lo`` labels (0: no labels)
+    and reached at ``hi == labels`` (``hi`` is ``None`` when not reached, ``lo`` then the largest
+    budget tried); ``hi / lo <= resolution`` unless ``lo == 0``. ``runs`` counts trainings.
+    """
+
+    labels: int | None
+    bracket: tuple[int, int | None]
+    runs: int
+
+
+def _check(target: Any, max_budget: Any, resolution: Any, start: Any) -> None:
+    target = check_real("target", target)
+    if not (0.0 < target <= 1.0):
+        raise ValueError(f"target must be in (0, 1], got {target!r}")
+    check_int("max_budget", max_budget, minimum=1)
+    resolution = check_real("resolution", resolution)
+    if not (1.0 < resolution < math.inf):
+        raise ValueError(f"resolution must be a finite number > 1 (a ratio of budgets), got {resolution!r}")
+    check_int("start", start, minimum=1)
+
+
+def labels_to_target(
+    algo: str,
+    env_id: str,
+    *,
+    seed: int,
+    target: float = 0.9,
+    max_budget: int,
+    resolution: float = DEFAULT_RESOLUTION,
+    env_kwargs: dict[str, Any] | None = None,
+    start: int = 16,
+    eval_episodes: int = 20,
+    deterministic_eval: bool = True,
+    policy_kwargs: dict[str, Any] | None = None,
+    **settings: Any,
+) -> Threshold:
+    """Measure the labels ``algo`` needs on ``env_id`` to reach ``target`` with run seed ``seed``.
+
+    The metric is the success rate where the task has one, else the normalized return (both as
+    ``run`` reports them, on the same evaluation seeds). ``start`` is where an offline search
+    begins. Bad arguments raise before any training (``run``'s checks apply to ``settings``).
+    """
+    get_learner(algo)
+    _check(target, max_budget, resolution, start)
+    common = dict(env_kwargs=dict(env_kwargs or {}), eval_episodes=eval_episodes,
+                  deterministic_eval=deterministic_eval, policy_kwargs=policy_kwargs, **settings)
+    runs = 0
+
+    def reached(budget: int) -> bool:
+        nonlocal runs
+        runs += 1
+        return run(algo, env_id, budget=budget, seed=seed, **common).metric() >= target
+
+    if getattr(LEARNERS[algo], "online", False):
+        lo, hi = _online_bracket(algo, env_id, seed, target, max_budget, common)
+        runs += 1
+    else:
+        lo, hi = _gallop(reached, min(start, max_budget), max_budget)
+    if hi is None:
+        return Threshold(None, (lo, None), runs)
+    while hi - lo > 1 and (lo == 0 or hi / lo > resolution):
+        budget = hi // 2 if lo == 0 else round(math.sqrt(lo * hi))
+        budget = min(max(budget, lo + 1), hi - 1)
+        if reached(budget):
+            hi = budget
+        else:
+            lo = budget
+    return Threshold(hi, (lo, hi), runs)
+
+
+def _gallop(reached: Any, start: int, max_budget: int) -> tuple[int, int | None]:
+    """Double the budget from ``start`` until the target is reached (or ``max_budget`` fails)."""
+    lo, budget = 0, start
+    while True:
+        if reached(budget):
+            return lo, budget
+        if budget >= max_budget:
+            return budget, None
+        lo, budget = budget, min(2 * budget, max_budget)
+
+
+def _online_bracket(algo: str, env_id: str, seed: int, target: float, max_budget: int,
+                    common: dict[str, Any]) -> tuple[int, int | None]:
+    """One training up to ``max_budget``, evaluated after every round; stop at the first success."""
+    task = Task(env_id, common["env_kwargs"])
+    eval_seeds = RunSeeds(seed).eval_episodes(common["eval_episodes"])
+    history: list[tuple[int, bool]] = []
+
+    def on_round(policy: Any, accounting: Any) -> bool:
+        ok = score(task, policy, eval_seeds, common["deterministic_eval"]).metric() >= target
+        history.append((accounting.labels_used, ok))
+        return ok
+
+    result = run(algo, env_id, budget=max_budget, seed=seed, on_round=on_round, **common)
+    if not history or not history[-1][1]:
+        return result.labels_used, None
+    return (history[-2][0] if len(history) > 1 else 0), history[-1][0]

@@ -1,0 +1,133 @@
+"""labels_to_target: bracket invariants, consistency with run(), nested offline data, censoring."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from imitation.data import rollout
+
+from baselines import run
+from baselines.learners.bc import collect_demonstrations
+from baselines.task import Task
+from baselines.threshold import DEFAULT_RESOLUTION, labels_to_target
+
+LOCK = "NoisyExpert/CombinationLock-v0"
+LOCK8 = dict(horizon=8, n_actions=4, noise="uniform", epsilon=0.2)
+
+
+def _check_bracket(t, resolution: float = DEFAULT_RESOLUTION) -> None:
+    lo, hi = t.bracket
+    assert t.labels == hi and hi is not None and 0 <= lo < hi
+    assert lo == 0 or hi / lo <= resolution or hi - lo == 1
+    assert t.runs >= 1
+
+
+@pytest.mark.parametrize("algo, settings", [("opd", {"loss": "sampled"}), ("bc", {}), ("dagger", {})])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_threshold_brackets_and_run_at_the_threshold_reaches_the_target(algo, settings, seed) -> None:
+    t = labels_to_target(algo, LOCK, seed=seed, max_budget=3000, env_kwargs=LOCK8, eval_episodes=1, **settings)
+    _check_bracket(t)
+    at = run(algo, LOCK, budget=t.labels, seed=seed, env_kwargs=LOCK8, eval_episodes=1, **settings)
+    assert at.success_rate >= 0.9
+    lo = t.bracket[0]
+    if lo > 0:
+        below = run(algo, LOCK, budget=lo, seed=seed, env_kwargs=LOCK8, eval_episodes=1, **settings)
+        assert below.success_rate < 0.9
+
+
+def test_cartpole_threshold_on_normalized_return() -> None:
+    kwargs = dict(noise="uniform", epsilon=0.2)
+    t = labels_to_target("opd", "NoisyExpert/CartPole-v1", seed=0, max_budget=4000, env_kwargs=kwargs,
+                         eval_episodes=3, loss="forward_kl")
+    _check_bracket(t)
+    at = run("opd", "NoisyExpert/CartPole-v1", budget=t.labels, seed=0, env_kwargs=kwargs, eval_episodes=3,
+             loss="forward_kl")
+    assert at.success_rate is None and at.normalized_return >= 0.9
+
+
+def test_a_coarser_resolution_takes_fewer_runs() -> None:
+    fine = labels_to_target("bc", LOCK, seed=0, max_budget=3000, env_kwargs=LOCK8, eval_episodes=1, resolution=1.1)
+    coarse = labels_to_target("bc", LOCK, seed=0, max_budget=3000, env_kwargs=LOCK8, eval_episodes=1, resolution=2.0)
+    _check_bracket(fine, 1.1)
+    _check_bracket(coarse, 2.0)
+    assert coarse.runs < fine.runs
+    assert coarse.bracket[0] <= fine.labels <= coarse.labels
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_offline_data_are_nested(seed: int) -> None:
+    task = Task(LOCK, LOCK8)
+    small, n_small = collect_demonstrations(task, 70, seed)
+    large, n_large = collect_demonstrations(task, 300, seed)
+    assert (n_small, n_large) == (70, 300)
+    a, b = rollout.flatten_trajectories(small), rollout.flatten_trajectories(large)
+    assert np.array_equal(a.obs, b.obs[:70]) and np.array_equal(a.acts, b.acts[:70])
+
+
+@pytest.mark.parametrize("algo", ["bc", "opd"])
+def test_not_reached_within_max_budget_is_censored(algo: str) -> None:
+    deep = dict(LOCK8, horizon=30)
+    t = labels_to_target(algo, LOCK, seed=0, max_budget=40, env_kwargs=deep, eval_episodes=1)
+    assert t.labels is None and t.bracket[1] is None and t.bracket[0] <= 40
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"target": 0.0}, ValueError, "target"),
+    ({"target": float("nan")}, ValueError, "target"),
+    ({"max_budget": 0}, ValueError, "max_budget"),
+    ({"resolution": 1.0}, ValueError, "resolution"),
+    ({"resolution": "2"}, TypeError, "resolution"),
+    ({"algo": "ppo"}, ValueError, "unknown algorithm"),
+    ({"k": 0, "loss": "plurality"}, ValueError, "k must be"),
+])
+def test_bad_arguments_raise_before_training(kwargs, error, match) -> None:
+    args = {"algo": "opd", "max_budget": 100, **kwargs}
+    algo = args.pop("algo")
+    with pytest.raises(error, match=match):
+        labels_to_target(algo, LOCK, seed=0, env_kwargs=LOCK8, **args)
+
+
+# -- configs with `measure: threshold` ---------------------------------------------------------------
+
+THRESHOLD_CONFIG = {
+    "envs": [{"id": LOCK, "kwargs": {"horizon": 4, "epsilon": 0.2}}],
+    "algorithms": ["bc", {"name": "opd", "max_budget": 150}],
+    "measure": "threshold", "max_budget": 400, "seeds": 2, "eval_episodes": 1,
+}
+
+
+def test_threshold_config_cells_and_validation() -> None:
+    from baselines.config import parse_config
+
+    cells = parse_config(THRESHOLD_CONFIG).cells
+    assert len(cells) == 4 and all(c["measure"] == "threshold" and "budget" not in c for c in cells)
+    assert sorted({(c["algo"], c["max_budget"]) for c in cells}) == [("bc", 400), ("opd", 150)]
+    assert {c["resolution"] for c in cells} == {2**0.25} and {c["target"] for c in cells} == {0.9}
+    for change, key in [({"budgets": [10]}, "budgets"), ({"resolution": 1.0}, "resolution"),
+                        ({"measure": "grid"}, "measure"), ({"max_budget": 0}, "max_budget")]:
+        with pytest.raises(ValueError, match=f"config key '{key}'"):
+            parse_config({**THRESHOLD_CONFIG, **change})
+    with pytest.raises(ValueError, match="config key 'max_budget'"):
+        parse_config({**THRESHOLD_CONFIG, "measure": "budgets", "budgets": [10]})
+    no_max = {k: v for k, v in THRESHOLD_CONFIG.items() if k != "max_budget"}
+    with pytest.raises(ValueError, match="missing: no top-level max_budget"):
+        parse_config(no_max)
+
+
+def test_threshold_sweep_records_and_resumes(tmp_path) -> None:
+    from baselines.config import parse_config
+    from baselines.store import read_records
+    from baselines.sweep import run_sweep
+
+    config = parse_config(THRESHOLD_CONFIG)
+    summary = run_sweep(config, tmp_path, jobs=1, progress=False)
+    assert (summary.ok, summary.failed) == (4, 0)
+    records = read_records(tmp_path / "results.jsonl").records
+    for r in records:
+        lo, hi = r["bracket"]
+        assert r["labels_to_target"] == hi and lo < hi and r["runs"] >= 1
+        again = labels_to_target(r["algo"], LOCK, seed=r["seed"], max_budget=r["cell"]["max_budget"],
+                                 env_kwargs=r["env_kwargs"], eval_episodes=1)
+        assert again.labels == r["labels_to_target"]  # deterministic
+    resumed = run_sweep(config, tmp_path, jobs=1, progress=False)
+    assert (resumed.skipped, resumed.ok) == (4, 0)

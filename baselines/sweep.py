@@ -35,7 +35,6 @@ class SweepSummary:
     ok: int = 0
     failed: int = 0
     wall_time_s: float = 0.0
-    notes: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
     def line(self) -> str:
@@ -189,7 +188,7 @@ def run_sweep(
         todo = [c for c in config.cells if cell_key(c) not in done]
         # Longest first (cost grows with the budget): fewer idle workers at the end of the sweep.
         todo.sort(key=lambda c: -c["budget"])
-        summary = SweepSummary(total=len(config.cells), skipped=len(config.cells) - len(todo), notes=list(store.notes))
+        summary = SweepSummary(total=len(config.cells), skipped=len(config.cells) - len(todo))
         for note in store.notes:
             print(f"note: {note}", file=sys.stderr)
         if not todo:

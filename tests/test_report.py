@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from scipy.stats import bootstrap
 
-from baselines.report import build_rows, labels_to_target, make_report, mean_ci
+from baselines.report import make_report
+from baselines.stats import build_rows, labels_to_target, mean_ci
 from baselines.store import ResultStore, make_record
 
 

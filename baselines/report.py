@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from baselines.stats import Row, build_rows
-from baselines.store import RESULTS_FILE, describe_failure, read_records
+from baselines.config import DEFAULT_TARGET
+from baselines.store import RESULTS_FILE, ResultStore, config_fingerprint, describe_failure
 from baselines.tables import labels_to_target_table, markdown_table
 
 
@@ -30,23 +31,27 @@ class Report:
 def make_report(directory: str | Path, *, target: float | None = None, plots: bool = True) -> Report:
     """Read ``directory/results.jsonl`` and write ``report.md`` and the plots into ``directory``.
 
-    ``target`` defaults to the stored config's ``target`` (else 0.9). Raises ``ValueError`` naming
-    file and line for a corrupt record; a torn last line is ignored with a note.
+    ``target`` defaults to the stored config's ``target`` (else 0.9). Raises ``ValueError`` when
+    ``config.yaml`` is missing or invalid, and naming file and line for a record that is corrupt,
+    lacks a required field or belongs to another config; a torn last line is ignored with a note.
     """
     directory = Path(directory)
-    path = directory / RESULTS_FILE
-    if not path.exists():
+    store = ResultStore(directory)
+    store.check_directory()
+    if not store.results_path.exists():
         raise ValueError(f"no results in {str(directory)!r}: {RESULTS_FILE} not found")
-    stored = read_records(path)
+    config = store.stored_config()
+    if config is None and store.has_records():
+        raise ValueError(f"{store.config_path} is missing: the records of {store.results_path} cannot be checked "
+                         "against their config (re-create it with 'run CONFIG --out DIR --adopt')")
+    # Every record is validated (schema, required fields, this directory's config) before any is used.
+    stored = store.read(config_fingerprint(config or {}), legacy=True)
     report = Report(rows=[])
     if stored.torn is not None:
-        report.notes.append(f"ignored a torn last line of {path} ({len(stored.torn)} bytes; an interrupted or ongoing write)")
+        report.notes.append(f"ignored a torn last line of {store.results_path} ({len(stored.torn)} bytes; "
+                            "an interrupted or ongoing write)")
     if target is None:
-        from baselines.config import DEFAULT_TARGET
-        from baselines.store import ResultStore
-
-        cfg = ResultStore(directory).stored_config() or {}
-        target = float(cfg.get("target", DEFAULT_TARGET))
+        target = float((config or {}).get("target", DEFAULT_TARGET))
     ok = list(stored.latest_ok().values())
     report.errors = stored.errors()
     report.rows = build_rows(ok)

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-import baselines.sweep as sweep
 from baselines.config import cell_key, parse_config
 from baselines.report import make_report
-from baselines.store import SCHEMA, make_record, read_records
+from baselines.store import SCHEMA, read_records
 from baselines.sweep import run_sweep, sweep_fingerprint
+from conftest import fake_execute
 
 BASE = {
     "name": "integrity-a",
@@ -24,26 +24,6 @@ BASE = {
     "seeds": 4,
     "eval_episodes": 1,
 }
-
-
-def _fake_execute(cell: dict) -> dict:
-    """A run's record without training: fast, deterministic, all the fields a real one has for the store."""
-    success = (cell["seed"] % 2) / 1.0
-    return make_record(cell, cell_key(cell), "ok", success_rate=success, normalized_return=success,
-                       labels_used=cell["budget"], wall_time_s=0.0,
-                       **{k: cell[k] for k in ("env_id", "env_kwargs", "algo", "budget", "seed")})
-
-
-@pytest.fixture()
-def fake_runs(monkeypatch) -> list[str]:
-    ran: list[str] = []
-
-    def execute(cell: dict) -> dict:
-        ran.append(cell_key(cell))
-        return _fake_execute(cell)
-
-    monkeypatch.setattr(sweep, "execute_cell", execute)
-    return ran
 
 
 @pytest.fixture(scope="module")
@@ -74,9 +54,9 @@ def _stubs(config) -> list[bytes]:
     stubs = [
         {"schema": SCHEMA, "cell_key": key, "status": "ok"},
         {"schema": SCHEMA, "cell_key": key, "status": "ok", "cell": cell, "config_fingerprint": fp},
-        {**_fake_execute(cell), "config_fingerprint": fp, "cell_key": "0" * 16},
-        {**_fake_execute(cell), "config_fingerprint": fp, "success_rate": "1.0"},
-        {**_fake_execute(cell), "config_fingerprint": fp, "cell": {**cell, "budget": None}},
+        {**fake_execute(cell), "config_fingerprint": fp, "cell_key": "0" * 16},
+        {**fake_execute(cell), "config_fingerprint": fp, "success_rate": "1.0"},
+        {**fake_execute(cell), "config_fingerprint": fp, "cell": {**cell, "budget": None}},
     ]
     return [(json.dumps(s) + "\n").encode() for s in stubs]
 

@@ -83,8 +83,7 @@ def plot_return_vs_budget(rows: list[Row], env_id: str, out: Path) -> tuple[Path
 def plot_labels_to_target(rows: list[Row], env_id: str, target: float, out: Path) -> tuple[Path | None, str]:
     from baselines.diagnose import depth0_stats, offline_labels, opd_labels
 
-    env_rows = [r for r in rows if r.env_id == env_id]
-    hkey = grid_key(env_rows, HORIZON_KEYS)
+    env_rows, hkey = _over_grid_key(rows, env_id, HORIZON_KEYS)
     if hkey is None:
         return None, f"labels-to-target vs horizon skipped for {env_id}: the grid has fewer than 2 horizons"
     reach = labels_to_target(env_rows, target)
@@ -150,9 +149,14 @@ def _save_line_plot(plt: Any, fig: Any, ax: Any, xlabel: str, ylabel: str, title
     return path
 
 
-def plot_return_vs_noise(rows: list[Row], env_id: str, out: Path) -> tuple[Path | None, str]:
+def _over_grid_key(rows: list[Row], env_id: str, keys: tuple[str, ...]) -> tuple[list[Row], str | None]:
+    """``env_id``'s rows, and the first of ``keys`` they vary (``None``: nothing to plot against)."""
     env_rows = [r for r in rows if r.env_id == env_id]
-    nkey = grid_key(env_rows, NOISE_LEVEL_KEYS)
+    return env_rows, grid_key(env_rows, keys)
+
+
+def plot_return_vs_noise(rows: list[Row], env_id: str, out: Path) -> tuple[Path | None, str]:
+    env_rows, nkey = _over_grid_key(rows, env_id, NOISE_LEVEL_KEYS)
     if nkey is None:
         return None, f"return vs noise level skipped for {env_id}: the grid has fewer than 2 noise levels"
     plt = _pyplot()
@@ -171,13 +175,12 @@ def plot_return_vs_noise(rows: list[Row], env_id: str, out: Path) -> tuple[Path 
 
 
 def plot_success_vs_horizon(rows: list[Row], env_id: str, out: Path) -> tuple[Path | None, str]:
-    env_rows = [r for r in rows if r.env_id == env_id]
-    hkey = grid_key(env_rows, HORIZON_KEYS)
+    env_rows, hkey = _over_grid_key(rows, env_id, HORIZON_KEYS)
     if hkey is None:
         return None, f"success vs horizon skipped for {env_id}: the grid has fewer than 2 horizons"
+    use_success = all(r.success is not None for r in env_rows)
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    use_success = all(r.success is not None for r in env_rows)
     for label in sorted({r.label for r in env_rows}):
         top, at_top = at_largest_budget(env_rows, label, hkey)
         pts = sorted(at_top, key=lambda r: r.env_kwargs[hkey])
@@ -189,7 +192,6 @@ def plot_success_vs_horizon(rows: list[Row], env_id: str, out: Path) -> tuple[Pa
     path = _save_line_plot(plt, fig, ax, hkey, metric, f"{env_id}: {metric} vs {hkey} (95% CI over seeds)",
                            out / f"success_vs_horizon_{_slug(env_id)}.png")
     return path, ""
-
 
 
 def draw_all(rows: list[Row], target: float, out: Path) -> tuple[list[Path], list[str]]:

@@ -291,8 +291,9 @@ def _strict_loader() -> type:
                 except TypeError:  # unhashable key: PyYAML's own check reports it
                     continue
                 if duplicate:
+                    line = key_node.start_mark.line + 1
                     raise yaml.constructor.ConstructorError(
-                        None, None, f"duplicate key {key!r} (line {key_node.start_mark.line + 1})", key_node.start_mark)
+                        None, None, f"duplicate key {key!r} (line {line})", key_node.start_mark)
                 seen.add(key)
             return super().construct_mapping(node, deep=deep)
 
@@ -312,7 +313,9 @@ def safe_load_yaml(text: str, source: str) -> Any:
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None and "line" not in problem else ""
+        at = ""
+        if mark is not None and "line" not in problem:
+            at = f" (line {mark.line + 1}, column {mark.column + 1})"
         raise ValueError(f"config {source!r} is not valid YAML: {problem}{at}") from None
 
 

@@ -89,7 +89,8 @@ def _to_arrays(trajectories: list[types.TrajectoryWithRew]) -> dict[str, np.ndar
     }
     for name in ("obs", "acts"):
         if arrays[name].dtype.kind not in "biuf":
-            raise TypeError(f"{name} must be numeric to be stored without pickling, got dtype {arrays[name].dtype}")
+            raise TypeError(f"{name} must be numeric to be stored without pickling, "
+                            f"got dtype {arrays[name].dtype}")
     return arrays
 
 
@@ -134,7 +135,8 @@ def _read_arrays(root: Path, stored: dict[str, Any]) -> dict[str, np.ndarray]:
         raise ValueError(f"{file}: sha256 does not match {METADATA_FILE} (changed or corrupt); refusing to load")
     schema = stored.get("arrays")
     if not isinstance(schema, dict) or sorted(schema) != sorted(ARRAY_NAMES):
-        raise ValueError(f"{root / METADATA_FILE}: 'arrays' must describe exactly {list(ARRAY_NAMES)}; refusing to load")
+        raise ValueError(f"{root / METADATA_FILE}: 'arrays' must describe exactly {list(ARRAY_NAMES)}; "
+                         "refusing to load")
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
             if sorted(npz.files) != sorted(ARRAY_NAMES):
@@ -151,12 +153,13 @@ def _read_arrays(root: Path, stored: dict[str, Any]) -> dict[str, np.ndarray]:
                              f"{METADATA_FILE} says {want!r}; refusing to load")
     lengths = arrays["lengths"]
     n, steps = len(lengths), int(lengths.sum())
+    obs, acts, rews, terminal = (arrays[k] for k in ("obs", "acts", "rews", "terminal"))
     checks = {
         "lengths (int64, each >= 1)": lengths.dtype == np.int64 and lengths.ndim == 1 and bool(np.all(lengths >= 1)),
-        "terminal (one bool per trajectory)": arrays["terminal"].dtype == bool and arrays["terminal"].shape == (n,),
-        "rews (one float per step)": arrays["rews"].dtype.kind == "f" and arrays["rews"].shape == (steps,),
-        "acts (one per step)": arrays["acts"].dtype.kind in "biuf" and len(arrays["acts"]) == steps,
-        "obs (one per step plus one per trajectory)": arrays["obs"].dtype.kind in "biuf" and len(arrays["obs"]) == steps + n,
+        "terminal (one bool per trajectory)": terminal.dtype == bool and terminal.shape == (n,),
+        "rews (one float per step)": rews.dtype.kind == "f" and rews.shape == (steps,),
+        "acts (one per step)": acts.dtype.kind in "biuf" and len(acts) == steps,
+        "obs (one per step plus one per trajectory)": obs.dtype.kind in "biuf" and len(obs) == steps + n,
         f"n_trajectories ({stored.get('n_trajectories')!r})": stored.get("n_trajectories") == n,
     }
     for what, ok in checks.items():
@@ -209,8 +212,8 @@ def load_demonstrations(
         raise ValueError(f"{meta_path} is not valid JSON ({err}); refusing to load") from None
     found = stored.get("format") if isinstance(stored, dict) else stored
     if found == LEGACY_FORMAT and not trust:
-        raise ValueError(f"{meta_path}: legacy format {LEGACY_FORMAT!r} (pickle/jsonpickle based: loading it can run "
-                         "code); refusing to load. Pass trust=True only for a set you made yourself")
+        raise ValueError(f"{meta_path}: legacy format {LEGACY_FORMAT!r} (pickle/jsonpickle based: loading it "
+                         "can run code); refusing to load. Pass trust=True only for a set you made yourself")
     if found not in (FORMAT, LEGACY_FORMAT):
         raise ValueError(f"{meta_path} has format {found!r}; expected {FORMAT!r}")
     if isinstance(stored.get("labels"), bool) or not isinstance(stored.get("labels"), int):

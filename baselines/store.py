@@ -50,8 +50,9 @@ REQUIRED_FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
     "error": {"label": (str,), "error": (str,)},
 }
 #: The fields every record's cell must have, with their types (failure lines and resume read them).
-CELL_FIELDS: dict[str, tuple[type, ...]] = {"env_id": (str,), "env_kwargs": (dict,), "algo": (str,), "label": (str,),
-                                            "budget": (int,), "seed": (int,)}
+CELL_FIELDS: dict[str, tuple[type, ...]] = {
+    "env_id": (str,), "env_kwargs": (dict,), "algo": (str,), "label": (str,), "budget": (int,), "seed": (int,),
+}
 FINGERPRINT_FIELD = "config_fingerprint"
 VERSIONED_PACKAGES = ("noisy-expert-envs", "imitation", "stable-baselines3", "gymnasium", "torch", "numpy")
 
@@ -127,7 +128,8 @@ def record_problem(record: Any) -> str | None:
         fingerprint = record.get(FINGERPRINT_FIELD)
         if not isinstance(fingerprint, str) or len(fingerprint) != 64:
             return f"record lacks its {FINGERPRINT_FIELD} (a sha256 hex string)"
-    for where, fields, holder in (("cell", CELL_FIELDS, record["cell"]), (f"{status} record", REQUIRED_FIELDS[status], record)):
+    checks = (("cell", CELL_FIELDS, record["cell"]), (f"{status} record", REQUIRED_FIELDS[status], record))
+    for where, fields, holder in checks:
         for name, types_ in fields.items():
             value = holder.get(name)
             if name not in holder or not isinstance(value, types_) or isinstance(value, bool):
@@ -146,8 +148,8 @@ def _check_record(path: Path, lineno: int, line: bytes, fingerprint: str | None,
     if problem is not None:
         raise ValueError(f"{where}: {problem}; {untouched}")
     if record["schema"] == LEGACY_SCHEMA and not legacy:
-        raise ValueError(f"{where}: a {LEGACY_SCHEMA} record (written before config fingerprints) cannot be resumed; "
-                         f"'report' still reads it, run the sweep into a new --out; {untouched}")
+        raise ValueError(f"{where}: a {LEGACY_SCHEMA} record (written before config fingerprints) cannot be "
+                         f"resumed; 'report' still reads it, run the sweep into a new --out; {untouched}")
     if fingerprint is not None and record["schema"] == SCHEMA and record[FINGERPRINT_FIELD] != fingerprint:
         raise ValueError(f"{where}: record of another config (fingerprint {record[FINGERPRINT_FIELD][:12]}..., "
                          f"this directory's config is {fingerprint[:12]}...), e.g. a line from another sweep's "
@@ -203,7 +205,7 @@ class ResultStore:
         return self.results_path.exists() and self.results_path.stat().st_size > 0
 
     def stored_config(self) -> dict[str, Any] | None:
-        """The stored config, ``None`` if there is none; ``ValueError`` naming the file if it is not a valid one."""
+        """The stored config (``None`` if there is none); ``ValueError`` naming the file if it is invalid."""
         from baselines.config import safe_load_yaml
 
         if not self.config_path.exists():
@@ -267,7 +269,7 @@ class ResultStore:
         return records
 
     def append(self, record: dict[str, Any]) -> None:
-        """Append one record, stamped with the config fingerprint, as one complete line: single write, then fsync."""
+        """Append one record, stamped with the config fingerprint, as one complete line: one write, then fsync."""
         if self._fd is None:
             raise RuntimeError("open_for_append() first")
         record = {**record, FINGERPRINT_FIELD: self._fingerprint}

@@ -173,7 +173,8 @@ def _check_resumable(store: ResultStore, new: dict[str, Any], adopt: bool) -> bo
         stored = store.stored_config()
     except ValueError as err:
         if not (adopt and store.has_records()):
-            raise ValueError(f"{err}; {'pass --adopt to replace it' if store.has_records() else 'remove it'}") from None
+            hint = "pass --adopt to replace it" if store.has_records() else "remove it"
+            raise ValueError(f"{err}; {hint}") from None
         stored = None
     if stored is None and store.has_records() and not adopt:
         raise ValueError(

@@ -1,7 +1,8 @@
 """``noisy-expert-bench``: run sweeps, report on them, run the demo, diagnose noisy experts, list what exists.
 
 Exit codes: 0 success; 1 some runs of a sweep failed (they are recorded and retried on resume);
-2 a usage or configuration error (one line on stderr, nothing was run); 130 interrupted.
+2 a usage, configuration or file-system error (one line on stderr naming the path and the problem;
+nothing was run); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any, Sequence
 
 PROG = "noisy-expert-bench"
 DEMO_CONFIG = "demo.yaml"
+#: Grids with more runs than this need --yes (or a "y" at the prompt on a terminal).
+LARGE_GRID = 2000
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
@@ -50,6 +53,13 @@ def _add_sweep_flags(p: argparse.ArgumentParser, default_out: str | None) -> Non
     p.add_argument("--ray-address", default=None, metavar="ADDR",
                    help="Ray cluster to join (e.g. 'auto' or 'ray://host:10001'); default: a local instance with --jobs CPUs")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (default: shown on a terminal)")
+    p.add_argument("--adopt", action="store_true",
+                   help="accept a DIR whose records have no valid config.yaml (deleted, emptied, corrupt) as this "
+                        "config's: its config.yaml is written (an invalid one is kept aside); records of another "
+                        "config are still refused")
+    p.add_argument("--yes", action="store_true",
+                   help=f"run a grid of more than {LARGE_GRID} runs without asking (without --yes it asks on a "
+                        "terminal and refuses otherwise)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
             f"  {PROG} run experiments/separation.yaml --out sep --jobs 2\n"
             f"  {PROG} report sep\n"
             f"  {PROG} diagnose NoisyExpert/CombinationLock-v0 horizon=20 epsilon=0.3\n"
-            "\nexit codes: 0 ok, 1 some runs failed, 2 bad usage or config, 130 interrupted"
+            "\nexit codes: 0 ok, 1 some runs failed, 2 bad usage, config or file-system error, 130 interrupted"
         ),
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -75,8 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Run every cell of a YAML sweep config (envs x env-kwargs grid x algorithms x budgets x seeds),\n"
             "appending one JSON line per finished run to DIR/results.jsonl. The whole config is validated\n"
-            "before anything runs. Re-running into the same DIR resumes: finished cells are skipped, failed\n"
-            "ones retried. A DIR holding a different config is refused. See experiments/*.yaml."
+            "before anything runs (duplicate YAML keys are refused). Re-running into the same DIR resumes:\n"
+            "finished cells are skipped, failed ones retried. A DIR holding a different config, a record of\n"
+            "another config (e.g. a line copied from another sweep's results) or records without a valid\n"
+            "config.yaml (see --adopt) is refused, naming the line or file, before anything is written.\n"
+            f"Grids of more than {LARGE_GRID} runs need --yes. See experiments/*.yaml."
         ),
         epilog=(
             "examples:\n"
@@ -100,7 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
             "Write DIR/report.md (printed too): per cell, mean and 95% bootstrap CI over seeds of success rate\n"
             "and normalized return; and PNG plots: return vs budget, labels-to-target vs horizon (with the\n"
             "offline p^-H prediction), return vs noise level, success vs horizon at the largest budget.\n"
-            "Plots without data are skipped with a note."
+            "Plots without data are skipped with a note. Every record is validated first: DIR/config.yaml must\n"
+            "be valid and every record must belong to it (a bad line is named)."
         ),
         epilog=f"examples:\n  {PROG} report sep\n  {PROG} report sep --target 0.8 --no-plots",
     )
@@ -166,13 +180,26 @@ def _parse_kwargs(items: list[str]) -> dict[str, Any]:
     return out
 
 
+def _confirm_grid(n_runs: int, yes: bool) -> None:
+    """Ask before a very large grid: ``ValueError`` unless ``yes``, or a "y" typed on a terminal."""
+    if n_runs <= LARGE_GRID or yes:
+        return
+    message = f"the grid has {n_runs} runs (more than {LARGE_GRID})"
+    if not sys.stdin.isatty():
+        raise ValueError(f"{message}; pass --yes to run it")
+    answer = input(f"{message}; run them all? [y/N] ")
+    if answer.strip().lower() not in ("y", "yes"):
+        raise ValueError(f"{message}; not confirmed, nothing was run")
+
+
 def _sweep(args: argparse.Namespace, config: Any) -> int:
     from baselines.sweep import run_sweep
 
     if args.out is None:
         raise ValueError("--out DIR is required")
+    _confirm_grid(len(config.cells), args.yes)
     summary = run_sweep(config, args.out, jobs=args.jobs, backend=args.backend, ray_address=args.ray_address,
-                        progress=False if args.no_progress else None)
+                        progress=False if args.no_progress else None, adopt=args.adopt)
     print(f"{config.name}: {summary.line()}; results in {Path(args.out) / 'results.jsonl'}")
     for err in summary.errors:
         print(f"failed: {err}", file=sys.stderr)
@@ -205,16 +232,14 @@ def demo_config_text() -> str:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    import yaml
-
-    from baselines.config import parse_config
+    from baselines.config import parse_config, safe_load_yaml
     from baselines.report import make_report
 
     text = demo_config_text()
     if args.show_config:
         print(text)
         return 0
-    config = parse_config(yaml.safe_load(text))
+    config = parse_config(safe_load_yaml(text, DEMO_CONFIG))
     start = time.perf_counter()
     code = _sweep(args, config)
     report = make_report(args.out)
@@ -276,6 +301,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, TypeError) as err:
         message = str(err).splitlines()[0] if str(err) else type(err).__name__
         print(f"{PROG} {args.command}: error: {message}", file=sys.stderr)
+        return 2
+    except OSError as err:  # read-only or immutable file, full disk, a file where a directory is needed, ...
+        where = err.filename if err.filename is not None else "file system"
+        print(f"{PROG} {args.command}: error: {where}: {err.strerror or err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{PROG} {args.command}: interrupted; finished runs are saved, run the same command to resume",

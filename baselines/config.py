@@ -335,20 +335,59 @@ def parse_config(raw: Any, *, check_envs: bool = True) -> SweepConfig:
     return SweepConfig(raw=raw, cells=tuple(cells))
 
 
-def load_config(path: str | Path) -> SweepConfig:
-    """Read a YAML config file and :func:`parse_config` it."""
+def _strict_loader() -> type:
     import yaml
 
+    class StrictSafeLoader(yaml.SafeLoader):
+        """``yaml.SafeLoader`` that refuses a mapping holding the same key twice (PyYAML keeps the last)."""
+
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                try:
+                    duplicate = key in seen
+                except TypeError:  # unhashable key: PyYAML's own check reports it
+                    continue
+                if duplicate:
+                    line = key_node.start_mark.line + 1
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key!r} (line {line})", key_node.start_mark)
+                seen.add(key)
+            return super().construct_mapping(node, deep=deep)
+
+    return StrictSafeLoader
+
+
+def safe_load_yaml(text: str, source: str) -> Any:
+    """Parse YAML safely (no Python objects), refusing duplicate keys; ``ValueError`` naming ``source``.
+
+    The message's first line names the source and the problem (with its line), e.g.
+    ``config 'sweep.yaml' is not valid YAML: duplicate key 'budgets' (line 7)``.
+    """
+    import yaml
+
+    try:
+        return yaml.load(text, Loader=_strict_loader())  # noqa: S506  (a SafeLoader subclass)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        at = ""
+        if mark is not None and "line" not in problem:
+            at = f" (line {mark.line + 1}, column {mark.column + 1})"
+        raise ValueError(f"config {source!r} is not valid YAML: {problem}{at}") from None
+
+
+def load_config(path: str | Path) -> SweepConfig:
+    """Read a YAML config file (duplicate keys refused) and :func:`parse_config` it."""
     path = Path(path)
     try:
         text = path.read_text()
     except OSError as err:
         raise ValueError(f"cannot read config {str(path)!r}: {err.strerror}") from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise ValueError(f"config {str(path)!r} is not valid YAML: {err}") from None
-    return parse_config(raw)
+    except UnicodeDecodeError:
+        raise ValueError(f"cannot read config {str(path)!r}: not UTF-8 text") from None
+    return parse_config(safe_load_yaml(text, str(path)))
 
 
 def config_diff(stored: Any, new: Any, prefix: str = "") -> str | None:

@@ -1,27 +1,48 @@
-"""Saving and loading noisy-expert demonstration sets with ``imitation.data.serialize``.
+"""Saving and loading noisy-expert demonstration sets in a format that cannot carry code.
 
-A set is a folder: ``trajectories/`` (imitation's Hugging Face datasets format) and
-``metadata.json`` (env id, env kwargs, the oracle's noise config, seed, label count, clean or
-noisy, package versions). Loading checks the metadata against what the caller asks for and refuses
-a set whose metadata is missing or differs, so an experiment never trains on the wrong teacher.
+A set is a folder holding exactly two files:
+
+- ``trajectories.npz``: the trajectories concatenated into five plain arrays (``obs``, ``acts``,
+  ``rews``, ``lengths``, ``terminal``), read with ``numpy.load(allow_pickle=False)``, so an object
+  array (which would need unpickling) is refused by numpy itself;
+- ``metadata.json``: what the set is (env id, env kwargs, the oracle's noise config, seed, label
+  count, clean or noisy, package versions), the dtype and shape of every array and the sha256 of
+  ``trajectories.npz``.
+
+Loading checks the metadata against what the caller asks for, the file's hash, and the arrays'
+schema (names, dtypes, shapes, lengths consistent with each other) before building imitation's
+``TrajectoryWithRew`` objects; any mismatch or any other file in the folder is a ``ValueError``
+naming the file. The per-step ``infos`` are not stored (no learner reads them, and they may hold
+arbitrary objects): loaded trajectories have ``infos=None``.
+
+Sets written by earlier versions (format ``noisy-expert-demonstrations/1``: a ``trajectories/``
+folder in imitation's Hugging Face format, whose ``infos`` column is jsonpickle-encoded, and which
+imitation's loader also accepts as a pickle file) load only with ``trust=True``.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
+import zipfile
 from pathlib import Path
 from typing import Any
 
-from imitation.data import serialize, types
+import numpy as np
+from imitation.data import types
 
 from baselines.task import Task, make_env
 from baselines.learners.bc import collect_demonstrations
 from baselines.store import package_version
 
-FORMAT = "noisy-expert-demonstrations/1"
+FORMAT = "noisy-expert-demonstrations/2"
+LEGACY_FORMAT = "noisy-expert-demonstrations/1"
 METADATA_FILE = "metadata.json"
-TRAJECTORIES_DIR = "trajectories"
+ARRAYS_FILE = "trajectories.npz"
+LEGACY_TRAJECTORIES = "trajectories"  # format /1: imitation's serialize.save output
+ARRAY_NAMES = ("obs", "acts", "rews", "lengths", "terminal")
 
 
 def describe(env_id: str, env_kwargs: dict[str, Any] | None, seed: int, clean: bool) -> dict[str, Any]:
@@ -52,24 +73,111 @@ def make_demonstrations(
     return trajectories
 
 
+def _to_arrays(trajectories: list[types.TrajectoryWithRew]) -> dict[str, np.ndarray]:
+    if not trajectories:
+        raise ValueError("no trajectories to save")
+    for t in trajectories:
+        if not isinstance(t, types.TrajectoryWithRew) or not isinstance(t.obs, np.ndarray):
+            raise TypeError(f"expected TrajectoryWithRew with array observations, got {type(t).__name__} "
+                            f"with obs of type {type(getattr(t, 'obs', None)).__name__}")
+    arrays = {
+        "obs": np.concatenate([t.obs for t in trajectories]),
+        "acts": np.concatenate([t.acts for t in trajectories]),
+        "rews": np.concatenate([t.rews for t in trajectories]),
+        "lengths": np.array([len(t) for t in trajectories], dtype=np.int64),
+        "terminal": np.array([t.terminal for t in trajectories], dtype=bool),
+    }
+    for name in ("obs", "acts"):
+        if arrays[name].dtype.kind not in "biuf":
+            raise TypeError(f"{name} must be numeric to be stored without pickling, "
+                            f"got dtype {arrays[name].dtype}")
+    return arrays
+
+
 def save_demonstrations(
     path: str | os.PathLike[str], trajectories: list[types.TrajectoryWithRew], identity: dict[str, Any], labels: int
 ) -> Path:
-    """Write ``trajectories`` and their metadata; refuses to overwrite an existing set."""
+    """Write ``trajectories`` (without their infos) and their metadata; refuses to overwrite an existing set."""
     root = Path(path)
-    if (root / METADATA_FILE).exists() or (root / TRAJECTORIES_DIR).exists():
+    if any((root / name).exists() for name in (METADATA_FILE, ARRAYS_FILE, LEGACY_TRAJECTORIES)):
         raise FileExistsError(f"{root} already holds a demonstration set; choose a new path")
+    arrays = _to_arrays(trajectories)
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    data = buffer.getvalue()
     root.mkdir(parents=True, exist_ok=True)
-    serialize.save(root / TRAJECTORIES_DIR, trajectories)
+    (root / ARRAYS_FILE).write_bytes(data)
     record = {
         "format": FORMAT,
         **identity,
         "labels": int(labels),
         "n_trajectories": len(trajectories),
+        "arrays": {name: {"dtype": a.dtype.str, "shape": list(a.shape)} for name, a in arrays.items()},
+        "sha256": {ARRAYS_FILE: hashlib.sha256(data).hexdigest()},
         "versions": {pkg: package_version(pkg) for pkg in ("noisy-expert-envs", "imitation", "gymnasium")},
     }
     (root / METADATA_FILE).write_text(json.dumps(record, indent=2, sort_keys=True))
     return root
+
+
+def _read_arrays(root: Path, stored: dict[str, Any]) -> dict[str, np.ndarray]:
+    """The set's arrays, after checking the folder's files, the hash and every array's dtype and shape."""
+    file = root / ARRAYS_FILE
+    extra = sorted(p.name for p in root.iterdir() if p.name not in (METADATA_FILE, ARRAYS_FILE))
+    if extra:
+        raise ValueError(f"{root / extra[0]}: unexpected file in a demonstration set (holds only "
+                         f"{METADATA_FILE} and {ARRAYS_FILE}); refusing to load")
+    if not file.is_file():
+        raise ValueError(f"{file}: missing; refusing to load")
+    expected = stored.get("sha256", {}).get(ARRAYS_FILE) if isinstance(stored.get("sha256"), dict) else None
+    data = file.read_bytes()
+    if not isinstance(expected, str) or hashlib.sha256(data).hexdigest() != expected:
+        raise ValueError(f"{file}: sha256 does not match {METADATA_FILE} (changed or corrupt); refusing to load")
+    schema = stored.get("arrays")
+    if not isinstance(schema, dict) or sorted(schema) != sorted(ARRAY_NAMES):
+        raise ValueError(f"{root / METADATA_FILE}: 'arrays' must describe exactly {list(ARRAY_NAMES)}; "
+                         "refusing to load")
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            if sorted(npz.files) != sorted(ARRAY_NAMES):
+                raise ValueError(f"{file}: holds arrays {sorted(npz.files)}, expected {sorted(ARRAY_NAMES)}")
+            arrays = {name: npz[name] for name in ARRAY_NAMES}
+    except ValueError as err:  # numpy refuses object (pickled) arrays here
+        raise ValueError(f"{file}: not a plain-array set ({err}); refusing to load") from None
+    except (OSError, EOFError, zipfile.BadZipFile) as err:
+        raise ValueError(f"{file}: not a readable .npz file ({err}); refusing to load") from None
+    for name, a in arrays.items():
+        want = schema[name]
+        if not isinstance(want, dict) or a.dtype.str != want.get("dtype") or list(a.shape) != want.get("shape"):
+            raise ValueError(f"{file}: array {name!r} has dtype {a.dtype.str} shape {list(a.shape)}, "
+                             f"{METADATA_FILE} says {want!r}; refusing to load")
+    lengths = arrays["lengths"]
+    n, steps = len(lengths), int(lengths.sum())
+    obs, acts, rews, terminal = (arrays[k] for k in ("obs", "acts", "rews", "terminal"))
+    checks = {
+        "lengths (int64, each >= 1)": lengths.dtype == np.int64 and lengths.ndim == 1 and bool(np.all(lengths >= 1)),
+        "terminal (one bool per trajectory)": terminal.dtype == bool and terminal.shape == (n,),
+        "rews (one float per step)": rews.dtype.kind == "f" and rews.shape == (steps,),
+        "acts (one per step)": acts.dtype.kind in "biuf" and len(acts) == steps,
+        "obs (one per step plus one per trajectory)": obs.dtype.kind in "biuf" and len(obs) == steps + n,
+        f"n_trajectories ({stored.get('n_trajectories')!r})": stored.get("n_trajectories") == n,
+    }
+    for what, ok in checks.items():
+        if not ok:
+            raise ValueError(f"{file}: inconsistent arrays, expected {what}; refusing to load")
+    return arrays
+
+
+def _trajectories(arrays: dict[str, np.ndarray]) -> list[types.TrajectoryWithRew]:
+    out = []
+    step = 0
+    for i, (length, terminal) in enumerate(zip(arrays["lengths"].tolist(), arrays["terminal"].tolist())):
+        obs_start = step + i  # each trajectory has one more observation than steps
+        out.append(types.TrajectoryWithRew(
+            obs=arrays["obs"][obs_start:obs_start + length + 1], acts=arrays["acts"][step:step + length],
+            infos=None, terminal=terminal, rews=arrays["rews"][step:step + length]))
+        step += length
+    return out
 
 
 def load_demonstrations(
@@ -80,11 +188,19 @@ def load_demonstrations(
     env_kwargs: dict[str, Any] | None = None,
     clean: bool = False,
     labels: int | None = None,
-) -> tuple[list[types.Trajectory], dict[str, Any]]:
+    trust: bool = False,
+) -> tuple[list[types.TrajectoryWithRew], dict[str, Any]]:
     """Load a set saved by :func:`make_demonstrations`, checking it matches the request.
 
     Raises ``ValueError`` naming the key when the metadata is missing, malformed, or differs from
-    ``env_id``/``env_kwargs``/noise/``seed``/``clean`` (and ``labels``, when given).
+    ``env_id``/``env_kwargs``/noise/``seed``/``clean`` (and ``labels``, when given), and naming the
+    file when the arrays fail their hash or schema check. Nothing in the set is unpickled or decoded
+    as code. Trajectories come back with ``infos=None``.
+
+    ``trust=True`` additionally loads legacy sets (format ``noisy-expert-demonstrations/1``) with
+    imitation's loader. **Dangerous**: that loader unpickles (``numpy.load(allow_pickle=True)``) and
+    decodes jsonpickle, so a crafted set runs arbitrary code on your machine. Pass it only for a set
+    you made yourself, and better re-save it in the current format.
     """
     root = Path(path)
     meta_path = root / METADATA_FILE
@@ -92,10 +208,16 @@ def load_demonstrations(
         raise ValueError(f"{root} has no {METADATA_FILE}: not a noisy-expert demonstration set (refusing to load)")
     try:
         stored = json.loads(meta_path.read_text())
-    except json.JSONDecodeError as err:
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ValueError(f"{meta_path} is not valid JSON ({err}); refusing to load") from None
-    if not isinstance(stored, dict) or stored.get("format") != FORMAT:
-        raise ValueError(f"{meta_path} has format {stored.get('format') if isinstance(stored, dict) else stored!r}; expected {FORMAT!r}")
+    found = stored.get("format") if isinstance(stored, dict) else stored
+    if found == LEGACY_FORMAT and not trust:
+        raise ValueError(f"{meta_path}: legacy format {LEGACY_FORMAT!r} (pickle/jsonpickle based: loading it "
+                         "can run code); refusing to load. Pass trust=True only for a set you made yourself")
+    if found not in (FORMAT, LEGACY_FORMAT):
+        raise ValueError(f"{meta_path} has format {found!r}; expected {FORMAT!r}")
+    if isinstance(stored.get("labels"), bool) or not isinstance(stored.get("labels"), int):
+        raise ValueError(f"{meta_path} lacks an integer 'labels'; refusing to load")
     wanted = describe(env_id, env_kwargs, seed, clean)
     if labels is not None:
         wanted["labels"] = int(labels)
@@ -104,8 +226,12 @@ def load_demonstrations(
             raise ValueError(f"{meta_path} lacks {key!r}; refusing to load")
         if stored[key] != value:
             raise ValueError(f"demonstration set {root} has {key}={stored[key]!r}, but {value!r} was requested")
-    trajectories = list(serialize.load(root / TRAJECTORIES_DIR))
+    if found == LEGACY_FORMAT:  # trust=True: the caller accepted the risk
+        from imitation.data import serialize
+
+        trajectories = list(serialize.load_with_rewards(root / LEGACY_TRAJECTORIES))
+    else:
+        trajectories = _trajectories(_read_arrays(root, stored))
     if sum(len(t) for t in trajectories) != stored["labels"]:
         raise ValueError(f"{root} holds {sum(len(t) for t in trajectories)} transitions, metadata says {stored['labels']}")
     return trajectories, stored
-

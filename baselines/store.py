@@ -10,8 +10,14 @@ Durability rules (a sweep may be killed at any instant):
 - Resuming (:meth:`ResultStore.open_for_append`) with a torn last line first copies the fragment to
   ``results.jsonl.torn-<timestamp>`` (fsynced) and only then cuts it from the main file, so the next
   record starts on a fresh line; every complete line stays byte-for-byte as it was.
-- A complete line that is not a record of ours (bad JSON, foreign object) is an error naming the
-  file and line number; the file is left untouched and a sweep refuses to append to it.
+- A complete line that is not a record of ours (bad JSON, foreign object, missing or ill-typed
+  required fields, a ``cell_key`` that is not the hash of its ``cell``) is an error naming the file
+  and line number; the file is left untouched and a sweep refuses to append to it.
+- Every record carries ``config_fingerprint``, the sha256 of the canonical JSON of the config it
+  belongs to (:func:`config_fingerprint`). Resuming refuses (naming the line) a record whose
+  fingerprint is not the directory's config's, so records of two sweeps never mix; such a record is
+  never counted as done and never overwritten. Records of schema ``noisy-expert-bench/1`` (written
+  before fingerprints) are read by ``report`` only.
 - ``<out>/.lock`` (``flock``) keeps two sweeps from writing to the same directory at once.
 """
 
@@ -20,6 +26,7 @@ from __future__ import annotations
 import datetime as _dt
 import fcntl
 import functools
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -27,10 +34,32 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 RESULTS_FILE = "results.jsonl"
 CONFIG_FILE = "config.yaml"
-SCHEMA = "noisy-expert-bench/1"
+SCHEMA = "noisy-expert-bench/2"
+LEGACY_SCHEMA = "noisy-expert-bench/1"  # no config fingerprint; readable by report only
 STATUSES = ("ok", "error")
+_NUMBER = (int, float)
+#: The fields every record must have (beyond schema, cell_key, cell, status), by status, with their types.
+REQUIRED_FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
+    "ok": {"env_id": (str,), "env_kwargs": (dict,), "label": (str,), "algo": (str,), "budget": (int,),
+           "seed": (int,), "success_rate": (*_NUMBER, type(None)), "normalized_return": _NUMBER,
+           "labels_used": _NUMBER, "wall_time_s": _NUMBER},
+    "error": {"label": (str,), "error": (str,)},
+}
+#: The fields of an ``ok`` record of a ``measure: threshold`` cell (instead of ``budget`` and the scores).
+THRESHOLD_FIELDS: dict[str, tuple[type, ...]] = {
+    "env_id": (str,), "env_kwargs": (dict,), "label": (str,), "algo": (str,), "seed": (int,),
+    "labels_to_target": (int, type(None)), "bracket": (list,), "runs": (int,), "wall_time_s": _NUMBER,
+}
+#: The fields every record's cell must have, with their types (failure lines and resume read them).
+CELL_FIELDS: dict[str, tuple[type, ...]] = {
+    "env_id": (str,), "env_kwargs": (dict,), "algo": (str,), "label": (str,), "budget": (int,), "seed": (int,),
+}
+THRESHOLD_CELL_FIELDS = {**{k: v for k, v in CELL_FIELDS.items() if k != "budget"}, "max_budget": (int,)}
+FINGERPRINT_FIELD = "config_fingerprint"
 VERSIONED_PACKAGES = ("noisy-expert-envs", "imitation", "stable-baselines3", "gymnasium", "torch", "numpy")
 
 
@@ -51,8 +80,15 @@ def package_versions() -> dict[str, str | None]:
 def describe_failure(record: dict[str, Any]) -> str:
     """One line naming a failed run's cell and its error (sweep output and report)."""
     cell = record["cell"]
-    return (f"{record['label']} {cell['env_id']} {cell['env_kwargs']} budget={cell['budget']} "
+    budget = f"budget={cell['budget']}" if "budget" in cell else f"max_budget={cell['max_budget']}"
+    return (f"{record['label']} {cell['env_id']} {cell['env_kwargs']} {budget} "
             f"seed={cell['seed']}: {record['error']}")
+
+
+def config_fingerprint(config: dict[str, Any]) -> str:
+    """The sha256 of a config's canonical JSON (sorted keys, no spaces): what records are matched on."""
+    canonical = json.dumps(config, sort_keys=True, separators=(",", ":"), default=repr)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _utcnow() -> str:
@@ -81,26 +117,62 @@ class Records:
         return [r for r in self.records if r["status"] == "error" and r["cell_key"] not in ok]
 
 
-def _check_record(path: Path, lineno: int, line: bytes) -> dict[str, Any]:
+def record_problem(record: Any) -> str | None:
+    """What is wrong with a parsed line as a record of ours (schema, required fields, types), or ``None``."""
+    from baselines.config import cell_key
+
+    if not isinstance(record, dict) or record.get("schema") not in (SCHEMA, LEGACY_SCHEMA):
+        schema = record.get("schema") if isinstance(record, dict) else None
+        return f"foreign line, not a {SCHEMA} record (schema={schema!r})"
+    status = record.get("status")
+    if status not in STATUSES:
+        return f"status {status!r} is not one of {STATUSES}"
+    if not isinstance(record.get("cell"), dict) or not isinstance(record.get("cell_key"), str):
+        return "record lacks its cell (a mapping) or its cell_key (a string)"
+    if record["cell_key"] != cell_key(record["cell"]):
+        return f"cell_key {record['cell_key']!r} is not the hash of the record's cell"
+    if record["schema"] == SCHEMA:
+        fingerprint = record.get(FINGERPRINT_FIELD)
+        if not isinstance(fingerprint, str) or len(fingerprint) != 64:
+            return f"record lacks its {FINGERPRINT_FIELD} (a sha256 hex string)"
+    threshold = record["cell"].get("measure") == "threshold"
+    required = THRESHOLD_FIELDS if threshold and status == "ok" else REQUIRED_FIELDS[status]
+    checks = (("cell", THRESHOLD_CELL_FIELDS if threshold else CELL_FIELDS, record["cell"]),
+              (f"{status} record", required, record))
+    for where, fields, holder in checks:
+        for name, types_ in fields.items():
+            value = holder.get(name)
+            if name not in holder or not isinstance(value, types_) or isinstance(value, bool):
+                return f"{where} lacks {name!r} or it has the wrong type ({value!r})"
+    return None
+
+
+def _check_record(path: Path, lineno: int, line: bytes, fingerprint: str | None, legacy: bool) -> dict[str, Any]:
     where = f"{path}:{lineno}"
+    untouched = "the file was left untouched"
     try:
         record = json.loads(line)
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ValueError(f"{where}: corrupt line, not JSON ({err}); the file was left untouched") from None
-    if not isinstance(record, dict) or record.get("schema") != SCHEMA:
-        raise ValueError(
-            f"{where}: foreign line, not a {SCHEMA} record (schema={record.get('schema') if isinstance(record, dict) else None!r}); "
-            "the file was left untouched"
-        )
-    if not isinstance(record.get("cell_key"), str) or record.get("status") not in STATUSES:
-        raise ValueError(f"{where}: record lacks a cell_key or a status in {STATUSES}; the file was left untouched")
+        raise ValueError(f"{where}: corrupt line, not JSON ({err}); {untouched}") from None
+    problem = record_problem(record)
+    if problem is not None:
+        raise ValueError(f"{where}: {problem}; {untouched}")
+    if record["schema"] == LEGACY_SCHEMA and not legacy:
+        raise ValueError(f"{where}: a {LEGACY_SCHEMA} record (written before config fingerprints) cannot be "
+                         f"resumed; 'report' still reads it, run the sweep into a new --out; {untouched}")
+    if fingerprint is not None and record["schema"] == SCHEMA and record[FINGERPRINT_FIELD] != fingerprint:
+        raise ValueError(f"{where}: record of another config (fingerprint {record[FINGERPRINT_FIELD][:12]}..., "
+                         f"this directory's config is {fingerprint[:12]}...), e.g. a line from another sweep's "
+                         f"results; {untouched}")
     return record
 
 
-def read_records(path: str | Path) -> Records:
-    """Read every complete line of a results file; ``ValueError`` naming file and line on a bad one.
+def read_records(path: str | Path, *, fingerprint: str | None = None, legacy: bool = False) -> Records:
+    """Read and validate every complete line of a results file; ``ValueError`` naming file and line on a bad one.
 
-    A last line without its newline is not parsed but returned as ``torn``.
+    With ``fingerprint``, every record must carry it (:func:`config_fingerprint` of the directory's
+    config). ``legacy`` accepts records of the older schema (no fingerprint). A last line without
+    its newline is not parsed but returned as ``torn``.
     """
     path = Path(path)
     if not path.exists():
@@ -112,7 +184,7 @@ def read_records(path: str | Path) -> Records:
     for lineno, line in enumerate(lines, start=1):
         if not line.strip():
             raise ValueError(f"{path}:{lineno}: corrupt line, empty; the file was left untouched")
-        out.records.append(_check_record(path, lineno, line))
+        out.records.append(_check_record(path, lineno, line, fingerprint, legacy))
     return out
 
 
@@ -125,24 +197,42 @@ class ResultStore:
         self.config_path = self.dir / CONFIG_FILE
         self._fd: int | None = None
         self._lock_fd: int | None = None
+        self._fingerprint: str | None = None
         self.notes: list[str] = []  # what open_for_append did (torn fragment moved aside, ...)
 
     # -- reading ----------------------------------------------------------------------------------
 
-    def read(self) -> Records:
-        return read_records(self.results_path)
+    def check_directory(self) -> None:
+        """``ValueError`` if ``dir`` exists but is not a directory (e.g. ``--out`` names a file)."""
+        if self.dir.exists() and not self.dir.is_dir():
+            raise ValueError(f"{self.dir}: not a directory (a results directory is needed)")
+
+    def read(self, fingerprint: str | None = None, *, legacy: bool = False) -> Records:
+        return read_records(self.results_path, fingerprint=fingerprint, legacy=legacy)
+
+    def has_records(self) -> bool:
+        """Whether ``results.jsonl`` holds anything (a complete line or a torn one)."""
+        return self.results_path.exists() and self.results_path.stat().st_size > 0
 
     def stored_config(self) -> dict[str, Any] | None:
-        import yaml
+        """The stored config (``None`` if there is none); ``ValueError`` naming the file if it is invalid."""
+        from baselines.config import safe_load_yaml
 
         if not self.config_path.exists():
             return None
-        return yaml.safe_load(self.config_path.read_text())
+        try:
+            raw = safe_load_yaml(self.config_path.read_text(), str(self.config_path))
+        except UnicodeDecodeError:
+            raise ValueError(f"{self.config_path}: not a valid config (not UTF-8 text)") from None
+        if not isinstance(raw, dict) or not raw:
+            raise ValueError(f"{self.config_path}: not a valid config (empty, or not a mapping)")
+        return raw
 
     # -- writing ----------------------------------------------------------------------------------
 
     def lock(self) -> None:
         """Take the directory's exclusive lock (``ValueError`` if another sweep holds it)."""
+        self.check_directory()
         self.dir.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -152,12 +242,14 @@ class ResultStore:
             raise ValueError(f"{self.dir} is in use by another running sweep (its .lock is held)") from None
         self._lock_fd = fd
 
-    def write_config(self, raw: dict[str, Any]) -> None:
-        """Store the config once (atomically: temp file + rename); never replaces an existing one."""
-        import yaml
-
+    def write_config(self, raw: dict[str, Any], *, replace: bool = False) -> None:
+        """Store the config (atomically: temp file + rename). An existing one is never replaced unless
+        ``replace`` (adopting a directory whose config is invalid: the old file is kept beside it)."""
         if self.config_path.exists():
-            return
+            if not replace:
+                return
+            stamp = _dt.datetime.now().strftime("%Y%m%dT%H%M%S%f")
+            os.replace(self.config_path, self.config_path.with_name(f"{CONFIG_FILE}.replaced-{stamp}"))
         tmp = self.config_path.with_suffix(".yaml.tmp")
         with open(tmp, "w") as f:
             yaml.safe_dump(raw, f, sort_keys=False)
@@ -165,9 +257,13 @@ class ResultStore:
             os.fsync(f.fileno())
         os.replace(tmp, self.config_path)
 
-    def open_for_append(self) -> Records:
-        """Check the existing file (raising on a corrupt line), set a torn fragment aside, open for appending."""
-        records = self.read()
+    def open_for_append(self, fingerprint: str) -> Records:
+        """Check the existing file against ``fingerprint`` (raising on a bad line), open it for appending,
+        then set a torn fragment aside. Every record appended afterwards carries ``fingerprint``."""
+        records = self.read(fingerprint)
+        # Opened before anything is moved or cut: an unwritable file fails here, with nothing changed.
+        self._fd = os.open(self.results_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._fingerprint = fingerprint
         if records.torn is not None:
             stamp = _dt.datetime.now().strftime("%Y%m%dT%H%M%S%f")
             side = self.results_path.with_name(f"{RESULTS_FILE}.torn-{stamp}")
@@ -180,13 +276,13 @@ class ResultStore:
                 f"{self.results_path}: the last line was torn (an interrupted write, {len(records.torn)} bytes); "
                 f"moved it to {side.name} and will re-run its cell"
             )
-        self._fd = os.open(self.results_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         return records
 
     def append(self, record: dict[str, Any]) -> None:
-        """Append one record as one complete line: single write, then fsync."""
+        """Append one record, stamped with the config fingerprint, as one complete line: one write, then fsync."""
         if self._fd is None:
             raise RuntimeError("open_for_append() first")
+        record = {**record, FINGERPRINT_FIELD: self._fingerprint}
         line = (json.dumps(record, sort_keys=True, default=_json_default) + "\n").encode()
         written = os.write(self._fd, line)
         while written < len(line):  # regular files write everything at once; be safe anyway
@@ -199,12 +295,6 @@ class ResultStore:
             if fd is not None:
                 os.close(fd)
                 setattr(self, attr, None)
-
-    def __enter__(self) -> "ResultStore":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
 
 
 def _json_default(obj: Any) -> Any:

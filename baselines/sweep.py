@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from baselines.config import SweepConfig, cell_key, config_diff
-from baselines.store import ResultStore, describe_failure, make_record
+from baselines.store import ResultStore, config_fingerprint, describe_failure, make_record
 
 BACKENDS = ("local", "ray")
 
@@ -35,7 +35,6 @@ class SweepSummary:
     ok: int = 0
     failed: int = 0
     wall_time_s: float = 0.0
-    notes: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
     def line(self) -> str:
@@ -115,10 +114,8 @@ def _drain_pool(pool: ProcessPoolExecutor, pending: dict[Future, dict[str, Any]]
 
 def _run_ray(cells: list[dict[str, Any]], jobs: int, address: str | None) -> Iterator[dict[str, Any]]:
     """Connect to (or start) Ray and submit every cell as a task now; yield records as they finish."""
-    try:
-        import ray
-    except ImportError:
-        raise ValueError("--backend ray needs Ray: pip install 'noisy-expert-envs[ray]'") from None
+    import ray  # available: checked by _check_backend
+
     started = not ray.is_initialized()
     if started:
         kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
@@ -151,6 +148,51 @@ def _normalized(raw: dict[str, Any]) -> Any:
     return yaml.safe_load(yaml.safe_dump(raw, sort_keys=False))
 
 
+def sweep_fingerprint(config: SweepConfig) -> str:
+    """The fingerprint every record of ``config``'s sweep carries (of the config as stored in ``config.yaml``)."""
+    return config_fingerprint(_normalized(config.raw))
+
+
+def _check_backend(backend: str) -> None:
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; valid choices: {list(BACKENDS)}")
+    if backend == "ray":
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            raise ValueError("--backend ray needs Ray: pip install 'noisy-expert-envs[ray]'") from None
+
+
+def _check_resumable(store: ResultStore, new: dict[str, Any], adopt: bool) -> bool:
+    """Check that ``store`` may receive ``new``'s records; returns whether its config.yaml must be (re)written.
+
+    Read-only: refuses (``ValueError``) a different stored config, records without a valid stored
+    config (unless ``adopt``), and any record that is not a valid record of ``new`` (naming its line).
+    """
+    store.check_directory()
+    try:
+        stored = store.stored_config()
+    except ValueError as err:
+        if not (adopt and store.has_records()):
+            hint = "pass --adopt to replace it" if store.has_records() else "remove it"
+            raise ValueError(f"{err}; {hint}") from None
+        stored = None
+    if stored is None and store.has_records() and not adopt:
+        raise ValueError(
+            f"{store.results_path} has records but {store.config_path} is missing or invalid, so they cannot be "
+            "checked against this config; pass --adopt to adopt them (records of another config are still refused)"
+        )
+    if stored is not None:
+        diff = config_diff(stored, new)
+        if diff is not None:
+            raise ValueError(
+                f"{store.config_path} holds a different config (first difference at key {diff!r}); "
+                "use a new --out directory for a different sweep"
+            )
+    store.read(config_fingerprint(new))  # every record must belong to this config
+    return stored is None
+
+
 def run_sweep(
     config: SweepConfig,
     out_dir: str | Path,
@@ -159,38 +201,36 @@ def run_sweep(
     backend: str = "local",
     ray_address: str | None = None,
     progress: bool | None = None,
+    adopt: bool = False,
     on_record: Callable[[dict[str, Any]], None] | None = None,
 ) -> SweepSummary:
     """Run the cells of ``config`` not yet done in ``out_dir``; returns a :class:`SweepSummary`.
 
-    Refuses (``ValueError``) a directory whose stored ``config.yaml`` differs from ``config`` (naming
-    the first differing key), whose results file has a corrupt or foreign line (naming its line), or
-    which another sweep is writing to. ``progress=None`` shows a tqdm bar only on a terminal.
+    Before writing anything into ``out_dir``, refuses (``ValueError``) an unknown or unavailable
+    backend, an ``out_dir`` that is a file, a stored ``config.yaml`` that differs from ``config``
+    (naming the first differing key) or is invalid, records without a valid ``config.yaml`` (unless
+    ``adopt``: then ``config`` is written as the directory's config, the invalid file kept beside
+    it), and a results file with a corrupt, foreign or other-config line (naming its line). Also
+    refuses a directory another sweep is writing to. ``progress=None`` shows a tqdm bar only on a terminal.
     """
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}; valid choices: {list(BACKENDS)}")
+    _check_backend(backend)
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
     start = time.perf_counter()
+    new = _normalized(config.raw)
+    fingerprint = sweep_fingerprint(config)
     store = ResultStore(out_dir)
+    _check_resumable(store, new, adopt)  # before the lock creates anything
     store.lock()
     try:
-        stored = store.stored_config()
-        new = _normalized(config.raw)
-        if stored is not None:
-            diff = config_diff(stored, new)
-            if diff is not None:
-                raise ValueError(
-                    f"{store.config_path} holds a different config (first difference at key {diff!r}); "
-                    "use a new --out directory for a different sweep"
-                )
-        records = store.open_for_append()  # raises on a corrupt line before anything is written
-        store.write_config(new)
+        write = _check_resumable(store, new, adopt)  # again under the lock: another sweep may have written
+        records = store.open_for_append(fingerprint)
+        store.write_config(new, replace=write and store.config_path.exists())
         done = records.latest_ok()
         todo = [c for c in config.cells if cell_key(c) not in done]
         # Longest first (cost grows with the budget): fewer idle workers at the end of the sweep.
         todo.sort(key=lambda c: -c.get("budget", c.get("max_budget", 0)))
-        summary = SweepSummary(total=len(config.cells), skipped=len(config.cells) - len(todo), notes=list(store.notes))
+        summary = SweepSummary(total=len(config.cells), skipped=len(config.cells) - len(todo))
         for note in store.notes:
             print(f"note: {note}", file=sys.stderr)
         if not todo:
@@ -219,5 +259,5 @@ def run_sweep(
         store.close()
 
 
-__all__ = ["BACKENDS", "SweepSummary", "execute_cell", "run_sweep"]
+__all__ = ["BACKENDS", "SweepSummary", "execute_cell", "run_sweep", "sweep_fingerprint"]
 

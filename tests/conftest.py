@@ -51,3 +51,32 @@ def only_known_warnings(*allowed: str) -> Iterator[list[warnings.WarningMessage]
 @pytest.fixture
 def known_warnings():
     return only_known_warnings
+
+
+def fake_execute(cell: dict) -> dict:
+    """A sweep cell's store record without training: fast, deterministic, every field a real ``ok`` record
+    needs (success alternates with the seed)."""
+    from baselines.config import cell_key
+    from baselines.store import make_record
+
+    success = float(cell["seed"] % 2)
+    return make_record(cell, cell_key(cell), "ok", success_rate=success, normalized_return=success,
+                       labels_used=cell["budget"], wall_time_s=0.0,
+                       **{k: cell[k] for k in ("env_id", "env_kwargs", "algo", "budget", "seed")})
+
+
+@pytest.fixture
+def fake_runs(monkeypatch) -> list[str]:
+    """Sweeps (jobs=1, in-process) record :func:`fake_execute` records instead of training; the list
+    collects the cell keys run, in order."""
+    import baselines.sweep as sweep
+    from baselines.config import cell_key
+
+    ran: list[str] = []
+
+    def execute(cell: dict) -> dict:
+        ran.append(cell_key(cell))
+        return fake_execute(cell)
+
+    monkeypatch.setattr(sweep, "execute_cell", execute)
+    return ran

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -116,3 +117,180 @@ def test_packaged_demo_config_is_valid():
     assert {c["algo"] for c in config.cells} == {"bc", "dagger", "opd"}
     assert {c["env_id"] for c in config.cells} == {"NoisyExpert/CombinationLock-v0", "NoisyExpert/CartPole-v1"}
     assert build_parser().parse_args(["demo"]).out == "demo-results"
+
+
+# --- exit codes: every file-system or config error is exit 2 with one line naming the path ------
+
+
+def _one_line_error(capsys, *words: str) -> str:
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    for word in words:
+        assert word in err, err
+    return err
+
+
+@pytest.fixture()
+def tiny_config(tmp_path) -> Path:
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text(yaml.safe_dump(TINY))
+    return cfg
+
+
+@pytest.fixture()
+def finished(tmp_path, tiny_config, fake_runs, capsys) -> Path:
+    out = tmp_path / "out"
+    assert main(["run", str(tiny_config), "--out", str(out), "--no-progress"]) == 0
+    fake_runs.clear()
+    capsys.readouterr()
+    return out
+
+
+def test_out_naming_a_file_exits_2_and_writes_nothing(tmp_path, tiny_config, capsys):
+    out = tmp_path / "a-file"
+    out.write_text("mine")
+    assert main(["run", str(tiny_config), "--out", str(out)]) == 2
+    _one_line_error(capsys, str(out), "not a directory")
+    assert main(["report", str(out)]) == 2
+    _one_line_error(capsys, str(out), "not a directory")
+    assert out.read_text() == "mine"
+
+
+def _tear(out: Path) -> bytes:
+    """Add a torn last line (which a resume would move aside): proof that nothing was changed."""
+    with open(out / "results.jsonl", "ab") as f:
+        f.write(b'{"schema": "noisy')
+    return (out / "results.jsonl").read_bytes()
+
+
+def test_unwritable_results_file_exits_2_naming_it_and_changes_nothing(finished, tiny_config, capsys, monkeypatch):
+    import os
+
+    before = _tear(finished)
+    results = str(finished / "results.jsonl")
+    real_open = os.open
+
+    def refusing_open(path, flags, *args, **kwargs):  # what an immutable (chattr +i) file does, even for root
+        if str(path) == results and flags & os.O_WRONLY:
+            raise PermissionError(1, "Operation not permitted", results)
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", refusing_open)
+    assert main(["run", str(tiny_config), "--out", str(finished)]) == 2
+    _one_line_error(capsys, results, "Operation not permitted")
+    assert (finished / "results.jsonl").read_bytes() == before
+    assert not list(finished.glob("results.jsonl.torn-*"))
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only files (covered by the OSError test above)")
+def test_read_only_results_file_exits_2(finished, tiny_config, capsys):
+    before = _tear(finished)
+    (finished / "results.jsonl").chmod(0o444)
+    assert main(["run", str(tiny_config), "--out", str(finished)]) == 2
+    _one_line_error(capsys, "results.jsonl", "Permission denied")
+    assert (finished / "results.jsonl").read_bytes() == before
+
+
+@pytest.mark.parametrize("text, words", [
+    ("envs: [unclosed\n", ["not valid YAML", "line"]),
+    ("", ["empty, or not a mapping"]),
+    ("- just\n- a list\n", ["not a mapping"]),
+    ("name: a\nname: b\n", ["duplicate key 'name'", "line 2"]),
+])
+def test_corrupt_config_yaml_in_the_results_directory_exits_2(finished, tiny_config, capsys, text, words):
+    (finished / "config.yaml").write_text(text)
+    before = (finished / "results.jsonl").read_bytes()
+    assert main(["run", str(tiny_config), "--out", str(finished)]) == 2
+    _one_line_error(capsys, "config.yaml", *words)
+    assert main(["report", str(finished)]) == 2
+    _one_line_error(capsys, "config.yaml")
+    assert (finished / "results.jsonl").read_bytes() == before and (finished / "config.yaml").read_text() == text
+
+
+def test_adopt_accepts_records_whose_config_was_deleted(finished, tiny_config, capsys, fake_runs):
+    (finished / "config.yaml").unlink()
+    assert main(["run", str(tiny_config), "--out", str(finished)]) == 2
+    _one_line_error(capsys, "config.yaml", "--adopt")
+    assert main(["run", str(tiny_config), "--out", str(finished), "--adopt", "--no-progress"]) == 0
+    assert "4 already done, 0 run ok" in capsys.readouterr().out and fake_runs == []
+    assert yaml.safe_load((finished / "config.yaml").read_text()) == TINY
+
+
+def test_a_record_of_another_sweep_exits_2_naming_its_line(finished, tiny_config, tmp_path, capsys):
+    other = tmp_path / "other.yaml"
+    other.write_text(yaml.safe_dump({**TINY, "name": "another"}))
+    out2 = tmp_path / "out2"
+    assert main(["run", str(other), "--out", str(out2), "--no-progress"]) == 0
+    capsys.readouterr()
+    foreign = (out2 / "results.jsonl").read_bytes().splitlines(keepends=True)[0]
+    with open(finished / "results.jsonl", "ab") as f:
+        f.write(foreign)
+    assert main(["run", str(tiny_config), "--out", str(finished)]) == 2
+    _one_line_error(capsys, "results.jsonl:5", "record of another config")
+    assert main(["report", str(finished)]) == 2
+    _one_line_error(capsys, "results.jsonl:5", "record of another config")
+
+
+def test_unwritable_report_directory_exits_2(finished, capsys, monkeypatch):
+    def refuse(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "write_text", refuse)
+    assert main(["report", str(finished), "--no-plots"]) == 2
+    _one_line_error(capsys, str(finished / "report.md"), "Permission denied")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only directories (covered by the test above)")
+def test_read_only_report_directory_exits_2(finished, capsys):
+    finished.chmod(0o555)
+    try:
+        assert main(["report", str(finished)]) == 2
+        _one_line_error(capsys, str(finished), "Permission denied")
+    finally:
+        finished.chmod(0o755)
+
+
+@pytest.mark.parametrize("content, words", [
+    (b"envs: [\n", ["not valid YAML"]),
+    (b"name: a\nenvs: []\nname: b\n", ["duplicate key 'name'", "line 3"]),
+    (b"\xff\xfe\x00bad", ["not UTF-8"]),
+    (None, ["Is a directory"]),
+])
+def test_unreadable_or_corrupt_config_argument_exits_2(tmp_path, capsys, content, words):
+    cfg = tmp_path / "cfg.yaml"
+    if content is None:
+        cfg.mkdir()
+    else:
+        cfg.write_bytes(content)
+    out = tmp_path / "out"
+    assert main(["run", str(cfg), "--out", str(out)]) == 2
+    _one_line_error(capsys, str(cfg), *words)
+    assert not out.exists()
+
+
+def test_unavailable_backend_exits_2_before_writing_into_out(tmp_path, tiny_config, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if the 'ray' extra were not installed
+    out = tmp_path / "out"
+    assert main(["run", str(tiny_config), "--out", str(out), "--backend", "ray"]) == 2
+    _one_line_error(capsys, "needs Ray")
+    assert not out.exists()
+
+
+def test_a_large_grid_needs_yes(tmp_path, tiny_config, capsys, monkeypatch, fake_runs):
+    import baselines.cli as cli
+
+    monkeypatch.setattr(cli, "LARGE_GRID", 3)  # TINY has 4 runs
+    out = tmp_path / "out"
+    assert main(["run", str(tiny_config), "--out", str(out)]) == 2  # pytest's stdin is not a terminal
+    _one_line_error(capsys, "4 runs", "--yes")
+    assert not out.exists() and fake_runs == []
+    assert main(["run", str(tiny_config), "--out", str(out), "--yes", "--no-progress"]) == 0
+    assert len(fake_runs) == 4
+
+
+def test_large_grid_threshold_is_in_the_help(capsys):
+    from baselines.cli import LARGE_GRID
+
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    assert f"more than {LARGE_GRID} runs" in capsys.readouterr().out

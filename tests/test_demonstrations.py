@@ -1,14 +1,19 @@
-"""Demonstration sets: imitation's serialize format plus metadata that must match on load."""
+"""Demonstration sets: plain arrays plus metadata that must match on load; nothing in a set can run code."""
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
+import pickle
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from baselines.demonstrations import METADATA_FILE, load_demonstrations, make_demonstrations
+from baselines.demonstrations import (ARRAYS_FILE, LEGACY_FORMAT, METADATA_FILE, load_demonstrations,
+                                     make_demonstrations)
 
 LOCK = "NoisyExpert/CombinationLock-v0"
 KW = dict(horizon=5, noise="uniform", epsilon=0.3)
@@ -58,3 +63,150 @@ def test_saving_never_overwrites(saved: tuple[Path, list]) -> None:
     with pytest.raises(FileExistsError):
         make_demonstrations(path, LOCK, budget=50, seed=3, env_kwargs=KW)
     assert (path / METADATA_FILE).read_text() == before
+
+
+# --- safety: nothing in a set runs code; a set failing its hash or schema check is refused -------
+
+
+class _Payload:
+    """Unpickling (or jsonpickle-decoding) this creates ``marker``: proof that code ran."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def _copy(saved: tuple[Path, list], tmp_path: Path) -> Path:
+    dst = tmp_path / "copy"
+    shutil.copytree(saved[0], dst)
+    return dst
+
+
+def _rehash(root: Path) -> None:
+    """Make metadata.json's hash agree with the (tampered) arrays file, as an attacker would."""
+    meta = json.loads((root / METADATA_FILE).read_text())
+    meta["sha256"][ARRAYS_FILE] = hashlib.sha256((root / ARRAYS_FILE).read_bytes()).hexdigest()
+    (root / METADATA_FILE).write_text(json.dumps(meta))
+
+
+def test_the_payloads_do_run_code_when_decoded_the_old_way(tmp_path: Path) -> None:
+    import jsonpickle
+
+    pickle.loads(pickle.dumps(_Payload(str(tmp_path / "a"))))
+    jsonpickle.decode(jsonpickle.encode(_Payload(str(tmp_path / "b"))))
+    assert (tmp_path / "a").exists() and (tmp_path / "b").exists()  # so the tests below can fail
+
+
+@pytest.mark.parametrize("consistent_hash", [False, True])
+def test_pickle_payload_in_place_of_the_arrays_never_runs(saved, tmp_path, consistent_hash) -> None:
+    root = _copy(saved, tmp_path)
+    marker = tmp_path / "pwned"
+    (root / ARRAYS_FILE).write_bytes(pickle.dumps([_Payload(str(marker))]))
+    if consistent_hash:
+        _rehash(root)
+    with pytest.raises(ValueError, match=ARRAYS_FILE):
+        load_demonstrations(root, LOCK, seed=3, env_kwargs=KW)
+    assert not marker.exists()
+
+
+def test_object_array_inside_the_npz_never_runs(saved, tmp_path) -> None:
+    root = _copy(saved, tmp_path)
+    marker = tmp_path / "pwned"
+    with np.load(root / ARRAYS_FILE) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    arrays["acts"] = np.array([_Payload(str(marker))] * len(arrays["acts"]), dtype=object)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    (root / ARRAYS_FILE).write_bytes(buffer.getvalue())
+    _rehash(root)
+    with pytest.raises(ValueError, match=rf"{ARRAYS_FILE}.*pickle"):
+        load_demonstrations(root, LOCK, seed=3, env_kwargs=KW)
+    assert not marker.exists()
+
+
+def _legacy_set(saved, tmp_path: Path, payload_in: str) -> tuple[Path, Path]:
+    """A format-/1 set (imitation's serialize format) with consistent metadata and a payload."""
+    from imitation.data import huggingface_utils, types
+
+    root = tmp_path / "legacy"
+    root.mkdir()
+    marker = tmp_path / "pwned"
+    meta = json.loads((saved[0] / METADATA_FILE).read_text())
+    meta["format"] = LEGACY_FORMAT
+    (root / METADATA_FILE).write_text(json.dumps(meta))
+    if payload_in == "pickle":  # imitation's loader np.load(allow_pickle=True)s a file
+        (root / "trajectories").write_bytes(pickle.dumps([_Payload(str(marker))]))
+    else:  # a jsonpickle value in the infos column, decoded when the trajectories are used
+        trajs = [types.TrajectoryWithRew(obs=t.obs, acts=t.acts, terminal=t.terminal, rews=t.rews,
+                                         infos=np.array([{"x": _Payload(str(marker))}] * len(t.acts)))
+                 for t in saved[1]]
+        huggingface_utils.trajectories_to_dataset(trajs).save_to_disk(str(root / "trajectories"))
+    assert not marker.exists()
+    return root, marker
+
+
+@pytest.mark.parametrize("payload_in", ["pickle", "jsonpickle"])
+def test_legacy_set_is_refused_without_trust_and_runs_nothing(saved, tmp_path, payload_in) -> None:
+    root, marker = _legacy_set(saved, tmp_path, payload_in)
+    with pytest.raises(ValueError, match="legacy format.*trust=True"):
+        load_demonstrations(root, LOCK, seed=3, env_kwargs=KW)
+    assert not marker.exists()
+
+
+def test_legacy_set_loads_with_trust(saved, tmp_path) -> None:
+    from imitation.data import serialize
+
+    root = tmp_path / "legacy"
+    root.mkdir()
+    meta = json.loads((saved[0] / METADATA_FILE).read_text())
+    meta["format"] = LEGACY_FORMAT
+    (root / METADATA_FILE).write_text(json.dumps(meta))
+    serialize.save(root / "trajectories", saved[1])
+    loaded, _ = load_demonstrations(root, LOCK, seed=3, env_kwargs=KW, trust=True)
+    assert [len(t) for t in loaded] == [len(t) for t in saved[1]]
+
+
+def _tamper_array(root: Path, name: str, value) -> None:
+    with np.load(root / ARRAYS_FILE) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    if value is None:
+        del arrays[name]
+    else:
+        arrays[name] = value(arrays[name])
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    (root / ARRAYS_FILE).write_bytes(buffer.getvalue())
+    _rehash(root)
+
+
+@pytest.mark.parametrize("tamper, message", [
+    (lambda root: (root / ARRAYS_FILE).write_bytes((root / ARRAYS_FILE).read_bytes()[:-3] + b"xyz"), "sha256"),
+    (lambda root: (root / ARRAYS_FILE).unlink(), "missing"),
+    (lambda root: (root / "extra.pkl").write_bytes(b"x"), "extra.pkl: unexpected file"),
+    (lambda root: _tamper_array(root, "rews", None), "holds arrays"),
+    (lambda root: _tamper_array(root, "acts", lambda a: a.astype(np.float32)), "'acts' has dtype"),
+    (lambda root: _tamper_array(root, "obs", lambda a: a[:-1]), "'obs' has dtype .* shape"),
+])
+def test_set_failing_its_hash_or_schema_check_is_refused_naming_the_file(saved, tmp_path, tamper, message) -> None:
+    root = _copy(saved, tmp_path)
+    tamper(root)
+    with pytest.raises(ValueError, match=message):
+        load_demonstrations(root, LOCK, seed=3, env_kwargs=KW)
+
+
+def test_inconsistent_lengths_are_refused_even_with_consistent_metadata(saved, tmp_path) -> None:
+    root = _copy(saved, tmp_path)
+    _tamper_array(root, "lengths", lambda a: a + 1)  # dtype and shape as declared, sum no longer fits
+    with pytest.raises(ValueError, match=rf"{ARRAYS_FILE}: inconsistent arrays"):
+        load_demonstrations(root, LOCK, seed=3, env_kwargs=KW)
+
+
+def test_loaded_trajectories_have_no_infos_and_equal_rewards(saved) -> None:
+    path, original = saved
+    loaded, _ = load_demonstrations(path, LOCK, seed=3, env_kwargs=KW)
+    assert all(t.infos is None for t in loaded)
+    assert [t.terminal for t in loaded] == [t.terminal for t in original]
+    for a, b in zip(original, loaded):
+        np.testing.assert_array_equal(a.rews, b.rews)

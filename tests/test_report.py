@@ -6,15 +6,19 @@ import numpy as np
 import pytest
 from scipy.stats import bootstrap
 
-from baselines.report import build_rows, labels_to_target, make_report, mean_ci
-from baselines.store import ResultStore, make_record
+from baselines.report import make_report
+from baselines.stats import build_rows, labels_to_target, mean_ci
+from baselines.config import cell_key
+from baselines.store import ResultStore, config_fingerprint, make_record
+
+CONFIG = {"name": "report-test"}
 
 
 def _record(horizon, label, budget, seed, success, norm):
     cell = {"env_id": "NoisyExpert/CombinationLock-v0", "env_kwargs": {"horizon": horizon, "epsilon": 0.2},
             "algo": label.split("-")[0], "label": label, "settings": {}, "budget": budget, "seed": seed,
             "eval_episodes": 4, "deterministic_eval": True, "policy_kwargs": None}
-    return make_record(cell, f"{horizon}-{label}-{budget}-{seed}", "ok", algo=cell["algo"], env_id=cell["env_id"],
+    return make_record(cell, cell_key(cell), "ok", algo=cell["algo"], env_id=cell["env_id"],
                        env_kwargs=cell["env_kwargs"], seed=seed, budget=budget, success_rate=success,
                        normalized_return=norm, labels_used=budget, wall_time_s=0.5)
 
@@ -22,7 +26,8 @@ def _record(horizon, label, budget, seed, success, norm):
 def _results(tmp_path, seeds=(0, 1, 2)):
     rng = np.random.default_rng(0)
     store = ResultStore(tmp_path)
-    store.open_for_append()
+    store.write_config(CONFIG)
+    store.open_for_append(config_fingerprint(CONFIG))
     records = []
     for horizon in (3, 6):
         for label in ("bc", "opd"):

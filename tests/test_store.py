@@ -6,7 +6,10 @@ import json
 
 import pytest
 
-from baselines.store import SCHEMA, ResultStore, make_record, read_records
+from baselines.config import cell_key
+from baselines.store import SCHEMA, ResultStore, config_fingerprint, make_record, read_records
+
+FINGERPRINT = config_fingerprint({"name": "store-test"})
 
 
 def _cell(seed: int) -> dict:
@@ -15,12 +18,24 @@ def _cell(seed: int) -> dict:
             "policy_kwargs": None}
 
 
+def _record(seed: int, status: str = "ok", success: float = 1.0) -> dict:
+    cell = _cell(seed)
+    if status == "error":
+        return make_record(cell, cell_key(cell), "error", error="boom")
+    return make_record(cell, cell_key(cell), "ok", success_rate=success, normalized_return=success, labels_used=10,
+                       wall_time_s=0.1, **{k: cell[k] for k in ("env_id", "env_kwargs", "algo", "budget", "seed")})
+
+
+def _key(seed: int) -> str:
+    return cell_key(_cell(seed))
+
+
 def _write_three(tmp_path) -> ResultStore:
     store = ResultStore(tmp_path)
     store.lock()
-    store.open_for_append()
+    store.open_for_append(FINGERPRINT)
     for seed in range(3):
-        store.append(make_record(_cell(seed), f"key{seed}", "ok", success_rate=1.0))
+        store.append(_record(seed))
     store.close()
     return store
 
@@ -28,9 +43,10 @@ def _write_three(tmp_path) -> ResultStore:
 def test_append_reads_back_every_line(tmp_path):
     store = _write_three(tmp_path)
     records = read_records(store.results_path)
-    assert [r["cell_key"] for r in records.records] == ["key0", "key1", "key2"]
+    assert [r["cell_key"] for r in records.records] == [_key(0), _key(1), _key(2)]
     assert records.torn is None
     assert all(r["schema"] == SCHEMA and r["versions"]["numpy"] for r in records.records)
+    assert all(r["config_fingerprint"] == FINGERPRINT for r in records.records)
     assert store.results_path.read_bytes().endswith(b"\n")
 
 
@@ -44,7 +60,7 @@ def test_corrupt_or_foreign_line_is_reported_with_its_line_number_and_left_untou
         read_records(store.results_path)
     again = ResultStore(tmp_path)
     with pytest.raises(ValueError, match=r"results\.jsonl:2:"):
-        again.open_for_append()  # a sweep refuses to append
+        again.open_for_append(FINGERPRINT)  # a sweep refuses to append
     again.close()
     assert store.results_path.read_bytes() == data
 
@@ -58,27 +74,27 @@ def test_torn_last_line_is_ignored_by_readers_and_moved_aside_on_resume(tmp_path
     assert len(records.records) == 3 and records.torn == fragment
 
     resumed = ResultStore(tmp_path)
-    resumed.open_for_append()
+    resumed.open_for_append(FINGERPRINT)
     assert any("torn" in note for note in resumed.notes)
     side = list(tmp_path.glob("results.jsonl.torn-*"))
     assert len(side) == 1 and side[0].read_bytes() == fragment  # the fragment is kept, not destroyed
     assert store.results_path.read_bytes() == complete  # every complete line byte-for-byte as before
-    resumed.append(make_record(_cell(3), "key3", "ok", success_rate=0.0))
+    resumed.append(_record(3, success=0.0))
     resumed.close()
     after = read_records(store.results_path)
-    assert [r["cell_key"] for r in after.records] == ["key0", "key1", "key2", "key3"] and after.torn is None
+    assert [r["cell_key"] for r in after.records] == [_key(s) for s in range(4)] and after.torn is None
 
 
 def test_latest_ok_and_errors(tmp_path):
     store = ResultStore(tmp_path)
-    store.open_for_append()
-    store.append(make_record(_cell(0), "a", "error", error="boom"))
-    store.append(make_record(_cell(0), "a", "ok", success_rate=1.0))
-    store.append(make_record(_cell(1), "b", "error", error="boom"))
+    store.open_for_append(FINGERPRINT)
+    store.append(_record(0, "error"))
+    store.append(_record(0))
+    store.append(_record(1, "error"))
     store.close()
     records = read_records(store.results_path)
-    assert set(records.latest_ok()) == {"a"}
-    assert [e["cell_key"] for e in records.errors()] == ["b"]
+    assert set(records.latest_ok()) == {_key(0)}
+    assert [e["cell_key"] for e in records.errors()] == [_key(1)]
 
 
 def test_a_second_sweep_cannot_take_the_directory(tmp_path):

@@ -12,14 +12,20 @@ Each bracket contributes ``log[Phi(z_hi) - Phi(z_lo)]`` with ``z = (log x - mu) 
 -inf`` for ``lo = 0``, ``z_hi = +inf`` when censored), computed in log space with
 :func:`scipy.special.log_ndtr` so that narrow brackets (``hi / lo = 2**0.25``) far in a tail stay
 finite. Interval data bound the likelihood above (every term is <= 0), but when one line passes
-through every bracket the supremum is at ``sigma -> 0``; ``sigma`` is therefore optimised on a log
-scale with a floor (``sigma_floor``, default 0.01, i.e. 1 % on labels — far below any bracket's width).
-``exp(a + r H)`` is the fitted *median* labels-to-target.
+through every bracket the supremum is at ``sigma -> 0``; ``sigma`` is therefore kept above a floor
+(``sigma = sigma_floor + exp(u)``, ``sigma_floor`` default 0.01, i.e. 1 % on labels — far below any
+bracket's width). ``exp(a + r H)`` is the fitted *median* labels-to-target. The full-data fit starts
+from least squares on bracket midpoints and is maximised by scipy's BFGS with the analytic gradient,
+then polished by Newton steps.
 
 Intervals: 95 % percentile bootstrap over seeds — seeds are drawn with replacement, each keeping its
 observations at every horizon together (a seed drawn twice counts twice), and both models are refit
 (fixed RNG seed, so the same input gives the same output). Resamples in which fewer than two horizons
 have a reached bracket cannot identify a slope and are discarded; ``n_boot`` reports how many were used.
+The refits run all resamples at once (damped Newton with the analytic Hessian, from the full-data
+optimum; they agree with one scipy fit per resample to 1e-5). With 10 seeds the percentile interval is
+slightly narrow, as bootstrap intervals over few clusters are: in 100 synthetic replications (6
+horizons x 10 seeds, sigma 0.2) it covered the true rate 93 % of the time (89 % with censoring).
 
 Model comparison: both models have 3 parameters, so the AIC difference is ``delta_aic = 2 (ll_exp -
 ll_pow)`` (positive favours exponential). ``preferred`` names the better model only when the evidence
@@ -32,6 +38,7 @@ intervals are ``None`` and the rule uses ``delta_aic`` alone.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
@@ -62,15 +69,19 @@ class Bracket:
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.horizon) and self.horizon > 0):
-            raise ValueError(f"Bracket horizon must be finite and > 0 (the power model uses log H), got {self.horizon!r}")
+            raise ValueError("Bracket horizon must be finite and > 0 (the power model uses log H), "
+                             f"got {self.horizon!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, numbers.Integral):
+            raise TypeError(f"Bracket seed must be an int, got {self.seed!r}")
         if not (math.isfinite(self.lo) and self.lo >= 0):
             raise ValueError(f"Bracket lo must be finite and >= 0, got {self.lo!r}")
         if self.hi is None:
             if self.lo <= 0:
-                raise ValueError("a right-censored Bracket (hi=None) needs lo = the budget it was not reached "
-                                 f"within, > 0; got lo={self.lo!r}")
+                raise ValueError("a right-censored Bracket (hi=None) needs lo = the budget it was not "
+                                 f"reached within, > 0; got lo={self.lo!r}")
         elif not (math.isfinite(self.hi) and self.hi > self.lo):
-            raise ValueError(f"Bracket hi must be finite and > lo={self.lo!r} (or None if censored), got {self.hi!r}")
+            raise ValueError(f"Bracket hi must be finite and > lo={self.lo!r} (or None if censored), "
+                             f"got {self.hi!r}")
 
     @property
     def censored(self) -> bool:
@@ -211,7 +222,7 @@ def _start(data: _Data) -> np.ndarray:
 
 
 def _mle(data: _Data, w: np.ndarray, start: np.ndarray, sigma_floor: float) -> tuple[np.ndarray, float]:
-    """Maximise the weighted likelihood from ``start = (c0, c1, u)``; returns the optimum and its log-likelihood.
+    """Maximise the weighted likelihood from ``start = (c0, c1, u)``; returns the optimum and its value.
 
     BFGS on the unconstrained parametrisation: scipy's L-BFGS-B spends most of its time in threaded
     BLAS calls on this 3-parameter problem (5x slower on a loaded machine).
@@ -251,7 +262,8 @@ def _mle_batch(data: _Data, w: np.ndarray, start: np.ndarray, sigma_floor: float
                                             hessian=True)
         better = np.isfinite(c_ll) & (c_ll >= ll[idx])
         keep = idx[better]
-        theta[keep], ll[keep], grad[keep], hess[keep] = cand[better], c_ll[better], c_grad[better], c_hess[better]
+        theta[keep], ll[keep] = cand[better], c_ll[better]
+        grad[keep], hess[keep] = c_grad[better], c_hess[better]
         damping[keep] = np.maximum(damping[keep] / 3.0, 1e-9)
         damping[idx[~better]] *= 10.0
         # a rejected step with a huge damping means no ascent is possible any more: converged
@@ -279,21 +291,31 @@ def _coerce(brackets: Iterable[Bracket | Sequence[Any]]) -> list[Bracket]:
     return out
 
 
-def _validate(brackets: list[Bracket], n_boot: int) -> None:
-    if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 0:
+def _validate(brackets: list[Bracket], n_boot: int, sigma_floor: float, min_delta_aic: float,
+              min_agreement: float) -> None:
+    if isinstance(n_boot, bool) or not isinstance(n_boot, numbers.Integral) or n_boot < 0:
         raise ValueError(f"n_boot must be an int >= 0, got {n_boot!r}")
+    if not (sigma_floor > 0 and math.isfinite(sigma_floor)):
+        raise ValueError(f"sigma_floor must be finite and > 0, got {sigma_floor!r}")
+    if not min_delta_aic >= 0:
+        raise ValueError(f"min_delta_aic must be >= 0, got {min_delta_aic!r}")
+    if not 0.5 <= min_agreement <= 1:
+        raise ValueError(f"min_agreement must be in [0.5, 1], got {min_agreement!r}")
     seen: set[tuple[int, float]] = set()
     for b in brackets:
         if (b.seed, b.horizon) in seen:
-            raise ValueError(f"two brackets for seed {b.seed} at horizon {b.horizon}; one per (seed, horizon)")
+            raise ValueError(f"two brackets for seed {b.seed} at horizon {b.horizon}; "
+                             "give one per (seed, horizon)")
         seen.add((b.seed, b.horizon))
     reached = sorted({b.horizon for b in brackets if not b.censored})
     if len(reached) < 2:
-        raise ValueError("fitting growth with the horizon needs >= 2 distinct horizons with at least one reached "
-                         f"(not censored) bracket; got {len(reached)} ({reached}) among {len(brackets)} brackets")
+        raise ValueError("fitting growth with the horizon needs >= 2 distinct horizons with at least one "
+                         f"reached (not censored) bracket; got {len(reached)} ({reached}) among "
+                         f"{len(brackets)} brackets")
     n_seeds = len({b.seed for b in brackets})
     if n_boot > 0 and n_seeds < 2:
-        raise ValueError(f"the bootstrap over seeds needs >= 2 seeds, got {n_seeds}; pass n_boot=0 for point fits only")
+        raise ValueError(f"the bootstrap over seeds needs >= 2 seeds, got {n_seeds}; "
+                         "pass n_boot=0 for point fits only")
 
 
 def _verdict(delta_aic: float, exp_better: float | None, n_boot: int, min_delta_aic: float,
@@ -318,7 +340,8 @@ def _verdict(delta_aic: float, exp_better: float | None, n_boot: int, min_delta_
 
 
 def fit_growth(brackets: Iterable[Bracket | Sequence[Any]], *, n_boot: int = 500, seed: int = 0,
-               sigma_floor: float = 0.01, min_delta_aic: float = 2.0, min_agreement: float = 0.9) -> GrowthFit:
+               sigma_floor: float = 0.01, min_delta_aic: float = 2.0,
+               min_agreement: float = 0.9) -> GrowthFit:
     """Fit exponential and power growth of labels-to-target with the horizon (see the module docstring).
 
     ``brackets``: :class:`Bracket` objects or ``(horizon, lo, hi, seed)`` tuples, at most one per
@@ -326,9 +349,7 @@ def fit_growth(brackets: Iterable[Bracket | Sequence[Any]], *, n_boot: int = 500
     duplicate (seed, horizon), or with ``n_boot > 0`` and a single seed. ``seed`` seeds the bootstrap.
     """
     obs = sorted(_coerce(brackets), key=lambda b: (b.seed, b.horizon))  # input order must not change sums
-    _validate(obs, n_boot)
-    if not (sigma_floor > 0 and math.isfinite(sigma_floor)):
-        raise ValueError(f"sigma_floor must be finite and > 0, got {sigma_floor!r}")
+    _validate(obs, n_boot, sigma_floor, min_delta_aic, min_agreement)
     horizon = np.array([b.horizon for b in obs], dtype=float)
     lo = np.array([b.lo for b in obs], dtype=float)
     hi = np.array([np.nan if b.hi is None else b.hi for b in obs], dtype=float)
@@ -339,13 +360,15 @@ def fit_growth(brackets: Iterable[Bracket | Sequence[Any]], *, n_boot: int = 500
 
     thetas, lls = {}, {}
     for name, data in datasets.items():
-        thetas[name], lls[name] = _mle(data, ones, _start(data), sigma_floor)
+        theta, _ = _mle(data, ones, _start(data), sigma_floor)
+        polished, ll = _mle_batch(data, ones[None], theta, sigma_floor)  # BFGS stops at gtol; Newton goes on
+        thetas[name], lls[name] = polished[0], float(ll[0])
 
     slopes: dict[str, np.ndarray] = {}
     boot_ll: dict[str, np.ndarray] = {}
     if n_boot > 0:
-        counts = np.stack([np.bincount(row, minlength=len(seeds))
-                           for row in np.random.default_rng(seed).integers(0, len(seeds), (n_boot, len(seeds)))])
+        draws = np.random.default_rng(seed).integers(0, len(seeds), (n_boot, len(seeds)))
+        counts = np.stack([np.bincount(row, minlength=len(seeds)) for row in draws])
         w = counts[:, seed_index].astype(float)
         reached = ~np.isnan(hi)
         # resamples with fewer than two reached horizons cannot identify a slope
@@ -369,7 +392,8 @@ def fit_growth(brackets: Iterable[Bracket | Sequence[Any]], *, n_boot: int = 500
     pow_a, pow_b, pow_s = _natural(thetas["power"], datasets["power"], sigma_floor)
     return GrowthFit(
         exp_rate=exp_r, exp_rate_ci=ci(slopes.get("exponential")), power_exponent=pow_b,
-        power_exponent_ci=ci(slopes.get("power")), preferred=preferred, evidence=evidence, n_seeds=len(seeds),
+        power_exponent_ci=ci(slopes.get("power")), preferred=preferred, evidence=evidence,
+        n_seeds=len(seeds),
         exp_intercept=exp_a, power_intercept=pow_a, exp_sigma=exp_s, power_sigma=pow_s,
         exp_log_likelihood=lls["exponential"], power_log_likelihood=lls["power"], delta_aic=delta_aic,
         exp_better_fraction=exp_better_fraction, n_boot=used, n_observations=len(obs),

@@ -256,5 +256,11 @@ def test_bad_input_to_fit_growth_raises():
         fit_growth(good, n_boot=-1)
     with pytest.raises(ValueError, match="sigma_floor"):
         fit_growth(good, sigma_floor=0.0)
+    with pytest.raises(ValueError, match=r"min_agreement must be in \[0.5, 1\]"):
+        fit_growth(good, min_agreement=1.5)
+    with pytest.raises(ValueError, match="min_delta_aic must be >= 0"):
+        fit_growth(good, min_delta_aic=-1.0)
+    with pytest.raises(TypeError, match="seed must be an int"):
+        fit_growth([(5, 1.0, 2.0, "a")])
     with pytest.raises(TypeError, match=r"\(horizon, lo, hi, seed\) tuple"):
         fit_growth([(5, 1.0, 2.0)])

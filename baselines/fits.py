@@ -25,14 +25,19 @@ have a reached bracket cannot identify a slope and are discarded; ``n_boot`` rep
 The refits run all resamples at once (damped Newton with the analytic Hessian, from the full-data
 optimum; they agree with one scipy fit per resample to 1e-5). With 10 seeds the percentile interval is
 slightly narrow, as bootstrap intervals over few clusters are: in 100 synthetic replications (6
-horizons x 10 seeds, sigma 0.2) it covered the true rate 93 % of the time (89 % with censoring).
+horizons x 10 seeds, sigma 0.2) it covered the true rate 93 % of the time (89 % with a third of the
+observations at one horizon censored) and the true power exponent 92 %.
 
 Model comparison: both models have 3 parameters, so the AIC difference is ``delta_aic = 2 (ll_exp -
 ll_pow)`` (positive favours exponential). ``preferred`` names the better model only when the evidence
 is both sizeable and stable: ``|delta_aic| >= min_delta_aic`` (default 2: a likelihood ratio of at
 least e) *and* the same model has the higher likelihood in at least ``min_agreement`` (default 90 %)
 of the bootstrap resamples; otherwise ``"undecided"``. With ``n_boot=0`` there is no bootstrap: the
-intervals are ``None`` and the rule uses ``delta_aic`` alone.
+intervals are ``None`` and the rule uses ``delta_aic`` alone. Horizon-free data (no growth) fit both
+models equally and come out ``"undecided"``; read the slope intervals (they contain 0) for that case.
+In 60 synthetic replications per setting the rule never named the wrong model; it was undecided on all
+data with 3 horizons in 18-22, and picked a power law H^1 at H in {10, ..., 160} in 60/60 (sigma 0.3)
+and 56/60 (sigma 0.5).
 """
 
 from __future__ import annotations

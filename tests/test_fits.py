@@ -161,6 +161,18 @@ def test_undecided_when_the_horizons_cannot_tell_the_models_apart():
         assert fit.evidence.startswith("undecided: dAIC=")
 
 
+def test_horizon_free_data_are_undecided_with_slopes_around_zero():
+    rng = np.random.default_rng(0)
+    data = []
+    for seed in range(10):
+        for h in (10, 20, 40, 80, 160):
+            hi = STEP ** math.ceil(math.log(200.0 * math.exp(0.3 * rng.standard_normal()), STEP))
+            data.append(Bracket(h, hi / STEP, hi, seed))
+    fit = fit_growth(data, n_boot=N_BOOT)
+    assert fit.preferred == "undecided", fit.evidence
+    assert _inside(0.0, fit.exp_rate_ci) and _inside(0.0, fit.power_exponent_ci)
+
+
 def test_evidence_states_the_numbers_behind_the_verdict():
     fit = fit_growth(synthetic("power", 0), n_boot=N_BOOT)
     assert fit.delta_aic < -2

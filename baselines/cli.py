@@ -62,96 +62,89 @@ def _add_sweep_flags(p: argparse.ArgumentParser, default_out: str | None) -> Non
                         "terminal and refuses otherwise)")
 
 
+def _examples(*commands: str) -> str:
+    return "examples:\n" + "\n".join(f"  {PROG} {c}" for c in commands)
+
+
+def _command(sub: Any, name: str, summary: str, description: str, *examples: str) -> argparse.ArgumentParser:
+    """A subcommand whose ``--help`` shows its description and examples."""
+    return sub.add_parser(name, formatter_class=_Formatter, help=summary, description=description,
+                          epilog=_examples(*examples))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
         formatter_class=_Formatter,
         description="Benchmark offline imitation (BC), DAgger and on-policy distillation (OPD) against noisy experts.",
-        epilog=(
-            "examples:\n"
-            f"  {PROG} list\n"
-            f"  {PROG} demo --out demo-results --jobs 2\n"
-            f"  {PROG} run experiments/separation.yaml --out sep --jobs 2\n"
-            f"  {PROG} report sep\n"
-            f"  {PROG} diagnose NoisyExpert/CombinationLock-v0 horizon=20 epsilon=0.3\n"
-            "\nexit codes: 0 ok, 1 some runs failed, 2 bad usage, config or file-system error, 130 interrupted"
-        ),
+        epilog=_examples(
+            "list", "demo --out demo-results --jobs 2", "run experiments/separation.yaml --out sep --jobs 2",
+            "report sep", "diagnose NoisyExpert/CombinationLock-v0 horizon=20 epsilon=0.3",
+        ) + "\n\nexit codes: 0 ok, 1 some runs failed, 2 bad usage, config or file-system error, 130 interrupted",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
-    run = sub.add_parser(
-        "run", formatter_class=_Formatter, help="run a sweep from a YAML config (resumable)",
-        description=(
-            "Run every cell of a YAML sweep config (envs x env-kwargs grid x algorithms x budgets x seeds),\n"
-            "appending one JSON line per finished run to DIR/results.jsonl. The whole config is validated\n"
-            "before anything runs (duplicate YAML keys are refused). Re-running into the same DIR resumes:\n"
-            "finished cells are skipped, failed ones retried. A DIR holding a different config, a record of\n"
-            "another config (e.g. a line copied from another sweep's results) or records without a valid\n"
-            "config.yaml (see --adopt) is refused, naming the line or file, before anything is written.\n"
-            f"Grids of more than {LARGE_GRID} runs need --yes. See experiments/*.yaml."
-        ),
-        epilog=(
-            "examples:\n"
-            f"  {PROG} run experiments/separation.yaml --out sep --jobs 2\n"
-            f"  {PROG} run experiments/separation.yaml --out sep --backend ray --jobs 4\n"
-            f"  {PROG} run sweep.yaml --out results --backend ray --ray-address auto\n"
-            "\nconfig sketch:\n"
-            "  envs: [{id: NoisyExpert/CombinationLock-v0, kwargs: {epsilon: 0.2}, grid: {horizon: [5, 10]}}]\n"
-            "  algorithms: [bc, dagger, {name: opd, loss: plurality, k: 3, label: opd-plurality}]\n"
-            "  budgets: [100, 400]\n"
-            "  seeds: 3"
-        ),
+    run = _command(
+        sub, "run", "run a sweep from a YAML config (resumable)",
+        "Run every cell of a YAML sweep config (envs x env-kwargs grid x algorithms x budgets x seeds),\n"
+        "appending one JSON line per finished run to DIR/results.jsonl. The whole config is validated\n"
+        "before anything runs (duplicate YAML keys are refused). Re-running into the same DIR resumes:\n"
+        "finished cells are skipped, failed ones retried. A DIR holding a different config, a record of\n"
+        "another config (e.g. a line copied from another sweep's results) or records without a valid\n"
+        "config.yaml (see --adopt) is refused, naming the line or file, before anything is written.\n"
+        f"Grids of more than {LARGE_GRID} runs need --yes. See experiments/*.yaml.\n"
+        "With 'measure: threshold' (and max_budget instead of budgets) each cell measures one seed's\n"
+        "labels-to-target (baselines.threshold.labels_to_target) instead of one budget's score.\n"
+        "\nconfig sketch:\n"
+        "  envs: [{id: NoisyExpert/CombinationLock-v0, kwargs: {epsilon: 0.2}, grid: {horizon: [5, 10]}}]\n"
+        "  algorithms: [bc, dagger, {name: opd, loss: plurality, k: 3, label: opd-plurality}]\n"
+        "  budgets: [100, 400]          # or: measure: threshold, max_budget: 3000\n"
+        "  seeds: 3",
+        "run experiments/separation.yaml --out sep --jobs 2",
+        "run experiments/separation.yaml --out sep --backend ray --jobs 4",
+        "run sweep.yaml --out results --backend ray --ray-address auto",
     )
     run.add_argument("config", metavar="CONFIG", help="YAML sweep config")
     _add_sweep_flags(run, default_out=None)
     run.add_argument("--report", action="store_true", help="write the report when the sweep ends")
 
-    report = sub.add_parser(
-        "report", formatter_class=_Formatter, help="tables and plots from a results directory",
-        description=(
-            "Write DIR/report.md (printed too): per cell, mean and 95% bootstrap CI over seeds of success rate\n"
-            "and normalized return; and PNG plots: return vs budget, labels-to-target vs horizon (with the\n"
-            "offline p^-H prediction), return vs noise level, success vs horizon at the largest budget.\n"
-            "Plots without data are skipped with a note. Every record is validated first: DIR/config.yaml must\n"
-            "be valid and every record must belong to it (a bad line is named)."
-        ),
-        epilog=f"examples:\n  {PROG} report sep\n  {PROG} report sep --target 0.8 --no-plots",
+    report = _command(
+        sub, "report", "tables and plots from a results directory",
+        "Write DIR/report.md (printed too): per cell, mean and 95% bootstrap CI over seeds of success rate\n"
+        "and normalized return; and PNG plots: return vs budget, labels-to-target vs horizon (with the\n"
+        "offline p^-H prediction), return vs noise level, success vs horizon at the largest budget.\n"
+        "Plots without data are skipped with a note. Every record is validated first: DIR/config.yaml must\n"
+        "be valid and every record must belong to it (a bad line is named).",
+        "report sep", "report sep --target 0.8 --no-plots",
     )
     report.add_argument("dir", metavar="DIR", help="results directory of a sweep")
     report.add_argument("--target", type=_target, default=None,
                         help="success level for labels-to-target (default: the config's 'target', else 0.9)")
     report.add_argument("--no-plots", action="store_true", help="tables only")
 
-    demo = sub.add_parser(
-        "demo", formatter_class=_Formatter, help="a small real comparison: BC vs DAgger vs OPD (~3 min on 2 cores)",
-        description=(
-            "Run the packaged demo sweep (baselines/configs/demo.yaml: CombinationLock at horizons 10 and 30\n"
-            "with uniform noise eps 0.3, and CartPole with eps 0.2; BC vs DAgger vs OPD), then print its table\n"
-            "and plot paths. At horizon 30 offline BC cannot open the lock with 1500 labels; OPD can.\n"
-            "Resumes like 'run' when DIR already holds demo results."
-        ),
-        epilog=f"examples:\n  {PROG} demo\n  {PROG} demo --out /tmp/demo --jobs 2",
+    demo = _command(
+        sub, "demo", "a small real comparison: BC vs DAgger vs OPD (~3 min on 2 cores)",
+        "Run the packaged demo sweep (baselines/configs/demo.yaml: CombinationLock at horizons 10 and 30\n"
+        "with uniform noise eps 0.3, and CartPole with eps 0.2; BC vs DAgger vs OPD), then print its table\n"
+        "and plot paths. At horizon 30 offline BC cannot open the lock with 1500 labels; OPD can.\n"
+        "Resumes like 'run' when DIR already holds demo results.",
+        "demo", "demo --out /tmp/demo --jobs 2",
     )
     _add_sweep_flags(demo, default_out="demo-results")
     demo.add_argument("--show-config", action="store_true", help="print the demo config and exit")
 
-    diag = sub.add_parser(
-        "diagnose", formatter_class=_Formatter, help="measure how noisy an expert is",
-        description=(
-            "Roll out the clean and the noisy expert over seeded episodes and query the oracle at visited\n"
-            "states: agreement with the clean expert (exact and empirical), mode margin (min, mean), p (the\n"
-            "probability the noisy expert acts like the clean one), and the predicted label needs:\n"
-            "offline BC ~ 4.5 p^-H trajectories (exponential in H) vs OPD ~ H(H+1)/2 + H*ceil(2 ln(H/0.1)/margin^2)\n"
-            "(polynomial). For Box actions: mean |noisy - clean| (the mode margin is undefined).\n"
-            "Formulas: see baselines/diagnose.py."
-        ),
-        epilog=(
-            "examples:\n"
-            f"  {PROG} diagnose NoisyExpert/CombinationLock-v0 horizon=40\n"
-            f"  {PROG} diagnose NoisyExpert/CartPole-v1 noise=boltzmann temperature=0.5 --episodes 5\n"
-            f"  {PROG} diagnose NoisyExpert/Pendulum-v1 sigma=0.5 --json"
-        ),
+    diag = _command(
+        sub, "diagnose", "measure how noisy an expert is",
+        "Roll out the clean and the noisy expert over seeded episodes and query the oracle at visited\n"
+        "states: agreement with the clean expert (exact and empirical), mode margin (min, mean), p (the\n"
+        "probability the noisy expert acts like the clean one), and the predicted label needs:\n"
+        "offline BC ~ 4.5 p^-H trajectories (exponential in H) vs OPD ~ H(H+1)/2 + H*ceil(2 ln(H/0.1)/margin^2)\n"
+        "(polynomial). For Box actions: mean |noisy - clean| (the mode margin is undefined).\n"
+        "Formulas: see baselines/diagnose.py.",
+        "diagnose NoisyExpert/CombinationLock-v0 horizon=40",
+        "diagnose NoisyExpert/CartPole-v1 noise=boltzmann temperature=0.5 --episodes 5",
+        "diagnose NoisyExpert/Pendulum-v1 sigma=0.5 --json",
     )
     diag.add_argument("env_id", metavar="ENV_ID", help="a registered id, e.g. NoisyExpert/CombinationLock-v0")
     diag.add_argument("kwargs", nargs="*", metavar="key=value", help="env keyword arguments (values parsed as YAML)")
@@ -159,11 +152,11 @@ def build_parser() -> argparse.ArgumentParser:
     diag.add_argument("--seed", type=int, default=0, help="first episode seed")
     diag.add_argument("--json", action="store_true", help="print JSON instead of text")
 
-    sub.add_parser(
-        "list", formatter_class=_Formatter, help="registered env ids, noise models, algorithms and losses",
-        description="List the NoisyExpert/* env ids, the noise models with their parameters, the algorithms\n"
-                    "with their settings and defaults, and the OPD losses.",
-        epilog=f"example:\n  {PROG} list",
+    _command(
+        sub, "list", "registered env ids, noise models, algorithms and losses",
+        "List the NoisyExpert/* env ids, the noise models with their parameters, the algorithms\n"
+        "with their settings, defaults and meanings, and the OPD losses.",
+        "list",
     )
     return parser
 

@@ -28,7 +28,8 @@ from gymnasium.envs.classic_control.pendulum import PendulumEnv
 
 import noisy_expert_envs  # noqa: F401  (registers the ids)
 from noisy_expert_envs import ChainNoise, NoisyExpertWrapper, NoisyOracle, UniformNoise
-from noisy_expert_envs.tasks.combination_lock import CombinationLockEnv, CombinationLockExpert
+from noisy_expert_envs.experts.combination_lock import CombinationLockExpert
+from noisy_expert_envs.tasks.combination_lock import CombinationLockEnv
 
 DISCRETE_NOISES: list[tuple[str, dict[str, Any]]] = [
     ("none", {}),

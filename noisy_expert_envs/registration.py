@@ -43,13 +43,13 @@ def _classic(entry_point: str, expert: str, steps: int, threshold: float | None)
 TASKS: dict[str, TaskSpec] = {
     "CombinationLock-v0": TaskSpec(
         "noisy_expert_envs.tasks.combination_lock:CombinationLockEnv",
-        "noisy_expert_envs.registration:combination_lock_expert",
+        "noisy_expert_envs.experts.combination_lock:combination_lock_expert",
         None,  # every episode ends by itself within `horizon` steps
         1.0,
     ),
     "TokenChain-v0": TaskSpec(
         "noisy_expert_envs.tasks.token_chain:TokenChainEnv",
-        "noisy_expert_envs.registration:token_chain_expert",
+        "noisy_expert_envs.experts.token_chain:token_chain_expert",
         None,  # every episode terminates by itself after `chain_length` tokens
         1.0,  # the clean expert's return with the default process_reward=0
     ),
@@ -66,20 +66,6 @@ TASKS: dict[str, TaskSpec] = {
         "continuous_mountain_car:Continuous_MountainCarEnv", "MountainCarContinuousExpert", 999, 90.0
     ),
 }
-
-
-def combination_lock_expert(env: Any) -> Any:
-    """The clean expert of a constructed ``CombinationLockEnv``: its secret code."""
-    from noisy_expert_envs.tasks.combination_lock import CombinationLockExpert
-
-    return CombinationLockExpert(env.code, env.n_actions)
-
-
-def token_chain_expert(env: Any) -> Any:
-    """The clean expert of a constructed ``TokenChainEnv``, with the default teacher logits."""
-    from noisy_expert_envs.tasks.token_chain import TokenChainExpert
-
-    return TokenChainExpert(env.vocab_size, env.prompt_length, env.chain_length)
 
 
 def _build_expert(spec: TaskSpec, env: Any) -> Any:

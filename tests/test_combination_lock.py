@@ -6,7 +6,8 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from noisy_expert_envs.tasks import CombinationLockEnv, CombinationLockExpert
+from noisy_expert_envs.experts.combination_lock import CombinationLockExpert
+from noisy_expert_envs.tasks import CombinationLockEnv
 
 
 def test_observation_is_one_hot_depth_and_full_code_opens_at_horizon():

@@ -77,10 +77,10 @@ class CartPoleExpert:
     def act_one(self, obs: np.ndarray) -> int:
         """The action for one observation of shape (4,), as a Python int: ``__call__(obs[None])[0]``.
 
-        Why: the oracle labels one observation per wrapper step, and the numpy path costs ~3.7 µs
-        on one row, more than a whole CartPole step; the same float64 arithmetic on Python floats
-        costs ~0.25 µs. ``0.5 * s > -0.5 * s`` (not ``s > 0``) keeps ties, NaN and subnormal ``s``
-        going to 0 as in the batch path.
+        Why: the oracle labels one observation per wrapper step, and the numpy path on one row
+        costs more than a whole CartPole step; the same float64 arithmetic on Python floats costs a
+        small fraction of it (``benchmarks/RESULTS.md``). ``0.5 * s > -0.5 * s`` (not ``s > 0``)
+        keeps ties, NaN and subnormal ``s`` going to 0 as in the batch path.
         """
         g0, g1, g2, g3 = self.gains
         try:

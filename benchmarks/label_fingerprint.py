@@ -184,7 +184,8 @@ def bad_expert_errors() -> list[Any]:
     for bad_obs in (np.zeros(5), np.zeros((2, 5)), np.zeros((2, 6, 1)), np.float32(0.0)):
         record.append(("obs", np.shape(bad_obs), _error(lambda: good.sample(bad_obs))))
     record.append(("counters", good.queries, good.clean_queries))
-    env = NoisyExpertWrapper(CombinationLockEnv(horizon=5, n_actions=3), CombinationLockExpert(lock.code, 3))
+    env = NoisyExpertWrapper(CombinationLockEnv(horizon=5, n_actions=3), CombinationLockExpert(lock.code, 3),
+                             "none")
     env.reset(seed=0)
     for action in (3, -1, 1.0, "a", np.int64(7), np.array([1]), True, None):
         record.append(("action", repr(action), _error(lambda: env.step(action)[4])))

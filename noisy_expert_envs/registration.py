@@ -85,13 +85,11 @@ def make_noisy_env(
 
     ``kwargs`` are split by name: the task's constructor arguments go to the task, the wrapper's
     (``labels``, ``include_distribution``, ``include_clean``, ``noise_seed``) to the wrapper, and the
-    rest are the noise model's flat parameters. ``noise`` defaults to ``"uniform"`` (Discrete
-    actions, epsilon 0.2) or ``"gaussian"`` (Box actions, sigma 0.2); ``expert`` defaults to the
-    task's clean expert.
+    rest are the noise model's flat parameters. ``noise=None`` (the default) is the default noise,
+    as everywhere: ``"uniform"`` (Discrete actions, epsilon 0.2) or ``"gaussian"`` (Box actions,
+    sigma 0.2); ``noise="none"`` is the clean expert. ``expert`` defaults to the task's clean expert.
     """
-    from gymnasium import spaces
-
-    from noisy_expert_envs.noise.factory import make_noise, noise_class, noise_parameters
+    from noisy_expert_envs.noise.factory import default_noise_name, make_noise, noise_class, noise_parameters
     from noisy_expert_envs.wrapper import NoisyExpertWrapper
 
     if task not in TASKS:
@@ -103,7 +101,7 @@ def make_noisy_env(
     wrapper_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in WRAPPER_KWARGS}
     env = env_cls(render_mode=render_mode, **env_kwargs)
     if noise is None:
-        noise = "gaussian" if isinstance(env.action_space, spaces.Box) else "uniform"
+        noise = default_noise_name(env.action_space)
     if isinstance(noise, str):
         noise_params = noise_parameters(noise_class(noise, env.action_space))
         if set(kwargs) - set(noise_params):

@@ -422,7 +422,7 @@ def test_make_noise_picks_the_family_from_the_action_space():
     assert isinstance(make_noise("uniform", spaces.Discrete(3), epsilon=0.1), UniformNoise)
     box_uniform = make_noise("uniform", spaces.Box(-1, 1, (1,)), epsilon=0.1)
     assert isinstance(box_uniform, BoxUniformNoise) and box_uniform.epsilon == 0.1
-    assert isinstance(make_noise(None), NoNoise)
+    assert isinstance(make_noise("none"), NoNoise)
     model = FixedWrongNoise(0.1)
     assert make_noise(model) is model
 

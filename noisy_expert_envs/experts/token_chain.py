@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from noisy_expert_envs._validation import check_int, check_real
+from noisy_expert_envs.tasks.token_chain import MAX_LENGTH, MAX_VOCAB_SIZE
 
 
 class TokenChainExpert:
@@ -42,9 +43,9 @@ class TokenChainExpert:
         repeat_logit: float = -3.0,
         other_logit: float = -6.0,
     ) -> None:
-        self.vocab_size = check_int("vocab_size", vocab_size, minimum=2)
-        self.prompt_length = check_int("prompt_length", prompt_length, minimum=1)
-        self.chain_length = check_int("chain_length", chain_length, minimum=1)
+        self.vocab_size = check_int("vocab_size", vocab_size, minimum=2, maximum=MAX_VOCAB_SIZE)
+        self.prompt_length = check_int("prompt_length", prompt_length, minimum=1, maximum=MAX_LENGTH)
+        self.chain_length = check_int("chain_length", chain_length, minimum=1, maximum=MAX_LENGTH)
         for name, value in (("off_by_one_logit", off_by_one_logit), ("repeat_logit", repeat_logit),
                             ("other_logit", other_logit)):
             value = check_real(name, value)

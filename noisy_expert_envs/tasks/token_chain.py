@@ -10,6 +10,14 @@ from gymnasium import spaces
 
 from noisy_expert_envs._validation import check_int, check_positive
 
+#: Limits on the size arguments. Every observation holds ``prompt_length + chain_length`` int64
+#: tokens and the oracle's probabilities and the teacher's logits ``vocab_size`` floats per
+#: observation, so memory grows linearly with each; at the limits one observation is 160 kB and one
+#: row of logits 80 kB (a learner that one-hot encodes the observation needs their product, which
+#: is the learner's choice). The documented experiments use vocab_size <= 10 and chains <= 16.
+MAX_VOCAB_SIZE = 10_000
+MAX_LENGTH = 10_000
+
 
 def running_sums(prompt: np.ndarray, chain_length: int, vocab_size: int) -> np.ndarray:
     """The target chain of ``prompt``: ``s_t = (s_{t-1} + prompt[t % len(prompt)]) % vocab_size``
@@ -71,9 +79,11 @@ class TokenChainEnv(gym.Env[np.ndarray, np.int64]):
     other ``chain_length`` (and redundant, reporting ``truncated`` together with ``terminated``).
 
     ## Arguments
-    - ``chain_length`` (int >= 1, default 8): tokens to write, the horizon.
-    - ``vocab_size`` (int >= 2, default 10): tokens ``0..vocab_size-1``; ``vocab_size`` is the pad id.
-    - ``prompt_length`` (int >= 1, default 4): prompt digits, cycled when ``chain_length`` is longer.
+    - ``chain_length`` (int in [1, 10_000], default 8): tokens to write, the horizon.
+    - ``vocab_size`` (int in [2, 10_000], default 10): tokens ``0..vocab_size-1``; ``vocab_size`` is
+      the pad id.
+    - ``prompt_length`` (int in [1, 10_000], default 4): prompt digits, cycled when ``chain_length``
+      is longer.
     - ``process_reward`` (float >= 0, default 0.0): reward per prefix-correct token.
     - ``render_mode``: ``None`` or ``"ansi"``.
     """
@@ -88,9 +98,9 @@ class TokenChainEnv(gym.Env[np.ndarray, np.int64]):
         process_reward: float = 0.0,
         render_mode: str | None = None,
     ) -> None:
-        self.chain_length = check_int("chain_length", chain_length, minimum=1)
-        self.vocab_size = check_int("vocab_size", vocab_size, minimum=2)
-        self.prompt_length = check_int("prompt_length", prompt_length, minimum=1)
+        self.chain_length = check_int("chain_length", chain_length, minimum=1, maximum=MAX_LENGTH)
+        self.vocab_size = check_int("vocab_size", vocab_size, minimum=2, maximum=MAX_VOCAB_SIZE)
+        self.prompt_length = check_int("prompt_length", prompt_length, minimum=1, maximum=MAX_LENGTH)
         self.process_reward = check_positive("process_reward", process_reward, allow_zero=True)
         if render_mode not in (None, "ansi"):
             raise ValueError(f"render_mode must be None or 'ansi', got {render_mode!r}")

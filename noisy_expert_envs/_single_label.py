@@ -65,23 +65,19 @@ class SingleLabeler:
     def label(self, obs: np.ndarray, noisy: bool = True) -> np.int64:
         """One noisy label for ``obs`` (one query), or with ``noisy=False`` its clean action (one
         clean query). One method, checks included, as it runs at every wrapper step."""
-        lows = self._lows
         valid = False
-        if lows is not None:  # a small flat Box: compare the entries as Python numbers
-            try:
-                values = obs.tolist()
-                if self._shared is not None:
-                    low, high = self._shared
-                    total = sum(values)  # NaN for NaN or inf entries (or an overflow: see below)
-                    valid = total - total == 0.0 and low <= min(values) and max(values) <= high
-                else:  # infinite bounds are the largest finite floats here, so NaN and inf fail
-                    valid = True
-                    for low, value, high in zip(lows, values, self._highs):
-                        if not low <= value <= high:
-                            valid = False
-                            break
-            except TypeError:  # not numbers
-                pass
+        if obs.dtype is self._dtype:  # a small flat float Box, and ``obs`` in its dtype
+            values = obs.tolist()
+            total = sum(values)
+            valid = total - total == 0.0  # NaN for NaN or inf entries (or an overflow: see below)
+            if valid and self._shared is not None:
+                low, high = self._shared
+                valid = low <= min(values) and max(values) <= high
+            elif valid:
+                for i, low, high in self._bounded:
+                    if not low <= values[i] <= high:
+                        valid = False
+                        break
         if not valid:  # the full check raises, or passes what the cheap one could not vouch for
             self._oracle._observation_check.check(obs[None], single=True)
         act_one = self._act_one
@@ -136,15 +132,20 @@ class SingleLabeler:
         return int(oracle._check_discrete(np.asarray([answer]), 1)[0])
 
     def _python_check(self, space: spaces.Space) -> None:
-        """Set up the cheap check of one observation of a flat Box of at most
-        ``_PYTHON_CHECK_SIZE`` entries: its bounds as Python floats (the largest finite float for
-        an infinite one), or the one ``(low, high)`` all entries share (then ``min`` and ``max``)."""
-        self._lows: list[float] | None = None
-        self._highs: list[float] | None = None
+        """Set up the cheap check of one observation: for a flat float Box of at most
+        ``_PYTHON_CHECK_SIZE`` entries, the entries whose bounds are inside the range of the
+        space's dtype (a finite value of that dtype is within the others) as ``(index, low, high)``,
+        or the ``(low, high)`` that all entries share (then compared with ``min`` and ``max``)."""
+        self._dtype: np.dtype | None = None
+        self._bounded: list[tuple[int, float, float]] = []
         self._shared: tuple[float, float] | None = None
-        if not (isinstance(space, spaces.Box) and len(space.shape) == 1 and space.shape[0] <= _PYTHON_CHECK_SIZE):
+        if not (isinstance(space, spaces.Box) and len(space.shape) == 1 and space.dtype.kind == "f"
+                and space.shape[0] <= _PYTHON_CHECK_SIZE):
             return
-        check = self._oracle._observation_check
-        self._lows, self._highs = check.low.tolist(), check.high.tolist()
-        if len(set(self._lows)) == 1 and len(set(self._highs)) == 1:
-            self._shared = (self._lows[0], self._highs[0])
+        self._dtype = space.dtype
+        finite_max = float(np.finfo(space.dtype).max)
+        lows, highs = space.low.tolist(), space.high.tolist()
+        self._bounded = [(i, low, high) for i, (low, high) in enumerate(zip(lows, highs))
+                         if low > -finite_max or high < finite_max]
+        if len(self._bounded) == len(lows) and len(set(lows)) == 1 and len(set(highs)) == 1:
+            self._shared = (lows[0], highs[0])

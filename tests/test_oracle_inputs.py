@@ -82,6 +82,21 @@ def test_observation_check_uses_the_space_bounds_exactly():
         oracle.sample(above)
     with pytest.raises(ValueError, match="not finite"):  # float32's max is a bound, inf is not
         oracle.sample(np.array([0, np.inf, 0, 0], dtype=np.float32))
+    with pytest.raises(ValueError, match="the observation lies outside"):  # finite, but beyond float32
+        oracle.sample(np.array([0, 1e39, 0, 0]))
+
+
+@pytest.mark.parametrize("value,problem", [(np.nan, "not finite"), (np.inf, "not finite"), (1.0001, "outside"),
+                                           (-1e-7, "outside")])
+def test_single_lock_observations_are_checked_too(value, problem):
+    env = gym.make("NoisyExpert/CombinationLock-v0", horizon=5)
+    oracle = env.get_wrapper_attr("oracle")
+    obs = np.eye(6, dtype=np.float32)[2]
+    assert oracle.clean(obs) == env.unwrapped.code[2]
+    obs[4] = value
+    for call in (oracle.sample, oracle.clean):
+        with pytest.raises(ValueError, match=f"the observation .*{problem}"):
+            call(obs)
 
 
 def test_discrete_observation_spaces_need_integral_values_in_range():

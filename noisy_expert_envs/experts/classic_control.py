@@ -254,7 +254,7 @@ class AcrobotExpert:
 # --------------------------------------------------------------------------------------------
 # Pendulum-v1
 # --------------------------------------------------------------------------------------------
-@functools.cache  # a constant of the task: 2000 Riccati steps took ~24 ms of every gym.make
+@functools.cache  # a constant of the task: 2000 Riccati steps, otherwise repeated at every gym.make
 def _pendulum_lqr_gain(q_theta: float = 1.0, q_omega: float = 0.1, r: float = 0.001) -> np.ndarray:
     """Discrete-time LQR gain for Pendulum-v1 linearised at the top (cost weights of the task)."""
     dt, a_g, b_u = 0.05, 15.0, 3.0  # theta_ddot = 15 sin(theta) + 3 u

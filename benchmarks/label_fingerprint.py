@@ -28,7 +28,8 @@ from gymnasium.envs.classic_control.pendulum import PendulumEnv
 
 import noisy_expert_envs  # noqa: F401  (registers the ids)
 from noisy_expert_envs import ChainNoise, NoisyExpertWrapper, NoisyOracle, UniformNoise
-from noisy_expert_envs.tasks.combination_lock import CombinationLockEnv, CombinationLockExpert
+from noisy_expert_envs.experts.combination_lock import CombinationLockExpert
+from noisy_expert_envs.tasks.combination_lock import CombinationLockEnv
 
 DISCRETE_NOISES: list[tuple[str, dict[str, Any]]] = [
     ("none", {}),
@@ -183,7 +184,8 @@ def bad_expert_errors() -> list[Any]:
     for bad_obs in (np.zeros(5), np.zeros((2, 5)), np.zeros((2, 6, 1)), np.float32(0.0)):
         record.append(("obs", np.shape(bad_obs), _error(lambda: good.sample(bad_obs))))
     record.append(("counters", good.queries, good.clean_queries))
-    env = NoisyExpertWrapper(CombinationLockEnv(horizon=5, n_actions=3), CombinationLockExpert(lock.code, 3))
+    env = NoisyExpertWrapper(CombinationLockEnv(horizon=5, n_actions=3), CombinationLockExpert(lock.code, 3),
+                             "none")
     env.reset(seed=0)
     for action in (3, -1, 1.0, "a", np.int64(7), np.array([1]), True, None):
         record.append(("action", repr(action), _error(lambda: env.step(action)[4])))
@@ -215,8 +217,10 @@ def fingerprint() -> dict[str, Any]:
     out: dict[str, Any] = {}
     lock_obs = np.eye(21, dtype=np.float32)
     rng = np.random.default_rng(7)
-    cart_obs = rng.normal(0, 0.3, size=(500, 4)).astype(np.float32)
-    pend_obs = rng.normal(0, 1.0, size=(500, 3)).astype(np.float32)
+    # Clipped into the observation spaces, which the oracle checks (records made before that check
+    # existed used the unclipped draws, so their cart/pend oracle entries differ in value).
+    cart_obs = _inside(rng.normal(0, 0.3, size=(500, 4)).astype(np.float32), CartPoleEnv().observation_space)
+    pend_obs = _inside(rng.normal(0, 1.0, size=(500, 3)).astype(np.float32), PendulumEnv().observation_space)
     have_classic = _has_classic_experts()
     for noise, params in DISCRETE_NOISES:
         key = f"{noise}{params}"
@@ -249,7 +253,27 @@ def fingerprint() -> dict[str, Any]:
         out[f"pend-standin/rollout/{key}"] = rollout(gym.wrappers.TimeLimit(pend, 200), 4, 1000)
         out[f"pend-standin/oracle/{key}"] = oracle_calls(pend.oracle, pend_obs)
     out["errors"] = bad_expert_errors()
+    out["observation-errors"] = bad_observation_errors()
     return out
+
+
+def _inside(obs: np.ndarray, space: gym.spaces.Box) -> np.ndarray:
+    return np.clip(obs, space.low, space.high).astype(space.dtype)
+
+
+def bad_observation_errors() -> list[Any]:
+    """Errors raised for observations that are not finite or outside the observation space."""
+    record: list[Any] = []
+    for noise in ("uniform", "boltzmann"):
+        cart = NoisyExpertWrapper(CartPoleEnv(), cartpole_standin, noise)
+        oracle = cart.oracle
+        for bad in (np.nan, np.inf, -np.inf, 5.0):
+            obs = np.zeros((3, 4), dtype=np.float32)
+            obs[1, 0] = bad
+            for call in (oracle.sample, oracle.clean, oracle.probs, oracle.agreement):
+                record.append((noise, bad, _error(lambda: call(obs)), _error(lambda: call(obs[1]))))
+        record.append(("counters", oracle.queries, oracle.clean_queries))
+    return record
 
 
 def _has_classic_experts() -> bool:

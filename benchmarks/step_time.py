@@ -104,8 +104,8 @@ def breakdown(task: str, noise: str, epsilon: float, repeats: int, seed: int, ca
     """A markdown table of what one label costs, part by part, next to one plain step.
 
     Each part is one call on a single observation, timed ``calls`` times per round; the rounds
-    interleave the parts and the table reports medians over rounds. The expert and noise parts are
-    those of the oracle's single-observation path (``act_one`` and ``sample_one``).
+    interleave the parts and the table reports medians over rounds. ``oracle.clean(obs)`` is the
+    single-observation path without the noise draw (observation check and clean expert).
     """
     plain = gym.make(task)
     noisy = gym.make(f"NoisyExpert/{task}", noise=noise, epsilon=epsilon)
@@ -113,7 +113,6 @@ def breakdown(task: str, noise: str, epsilon: float, repeats: int, seed: int, ca
     obs, _ = noisy.reset(seed=seed)
     plain.reset(seed=seed)
     batch = np.asarray(obs)[None]
-    clean = int(oracle._clean_actions(batch)[0])
     rng = np.random.default_rng(seed)
     n = int(plain.action_space.n)
     actions = itertools.cycle([int(a) for a in plain.action_space.start + rng.integers(n, size=4096)])
@@ -133,11 +132,9 @@ def breakdown(task: str, noise: str, epsilon: float, repeats: int, seed: int, ca
 
     parts: dict[str, Callable[[], Any]] = {
         f'one step of `gym.make("{task}")`': plain_step,
-        "`oracle.sample(obs)` (one label: expert + checks + noise draw)": lambda: oracle.sample(obs),
+        "`oracle.sample(obs)` (one label: checks + expert + noise draw)": lambda: oracle.sample(obs),
+        "`oracle.clean(obs)` (checks + expert, no noise draw)": lambda: oracle.clean(obs),
         expert_part[0]: expert_part[1],
-        f"noise model `sample_one` for one observation ({noise})":
-            lambda: oracle.noise.sample_one(obs, clean, oracle._draw, oracle.rng, None),
-        "one buffered uniform, `oracle._draw()`": oracle._draw,
         "for comparison: a scalar `rng.random()`": rng.random,
     }
     results: dict[str, list[float]] = {name: [] for name in parts}

@@ -36,12 +36,16 @@ def check_positive(name: str, value: Any, *, allow_zero: bool = False) -> float:
     return value
 
 
-def check_int(name: str, value: Any, *, minimum: int) -> int:
-    """Return ``value`` as an int >= ``minimum``; ``TypeError`` for non-integers (bools included)."""
+def check_int(name: str, value: Any, *, minimum: int, maximum: int | None = None) -> int:
+    """Return ``value`` as an int in ``[minimum, maximum]`` (no upper limit for ``maximum=None``);
+    ``TypeError`` for non-integers (bools included)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {value!r} of type {type(value).__name__}")
-    if value < minimum:
+    if maximum is None and value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if maximum is not None and not minimum <= value <= maximum:
+        raise ValueError(f"{name} must be an integer in [{minimum}, {maximum:_}] (the upper limit keeps "
+                         f"memory sane), got {value!r}")
     return int(value)
 
 

@@ -43,13 +43,13 @@ def _classic(entry_point: str, expert: str, steps: int, threshold: float | None)
 TASKS: dict[str, TaskSpec] = {
     "CombinationLock-v0": TaskSpec(
         "noisy_expert_envs.tasks.combination_lock:CombinationLockEnv",
-        "noisy_expert_envs.registration:combination_lock_expert",
+        "noisy_expert_envs.experts.combination_lock:combination_lock_expert",
         None,  # every episode ends by itself within `horizon` steps
         1.0,
     ),
     "TokenChain-v0": TaskSpec(
         "noisy_expert_envs.tasks.token_chain:TokenChainEnv",
-        "noisy_expert_envs.registration:token_chain_expert",
+        "noisy_expert_envs.experts.token_chain:token_chain_expert",
         None,  # every episode terminates by itself after `chain_length` tokens
         1.0,  # the clean expert's return with the default process_reward=0
     ),
@@ -66,20 +66,6 @@ TASKS: dict[str, TaskSpec] = {
         "continuous_mountain_car:Continuous_MountainCarEnv", "MountainCarContinuousExpert", 999, 90.0
     ),
 }
-
-
-def combination_lock_expert(env: Any) -> Any:
-    """The clean expert of a constructed ``CombinationLockEnv``: its secret code."""
-    from noisy_expert_envs.tasks.combination_lock import CombinationLockExpert
-
-    return CombinationLockExpert(env.code, env.n_actions)
-
-
-def token_chain_expert(env: Any) -> Any:
-    """The clean expert of a constructed ``TokenChainEnv``, with the default teacher logits."""
-    from noisy_expert_envs.tasks.token_chain import TokenChainExpert
-
-    return TokenChainExpert(env.vocab_size, env.prompt_length, env.chain_length)
 
 
 def _build_expert(spec: TaskSpec, env: Any) -> Any:
@@ -99,13 +85,11 @@ def make_noisy_env(
 
     ``kwargs`` are split by name: the task's constructor arguments go to the task, the wrapper's
     (``labels``, ``include_distribution``, ``include_clean``, ``noise_seed``) to the wrapper, and the
-    rest are the noise model's flat parameters. ``noise`` defaults to ``"uniform"`` (Discrete
-    actions, epsilon 0.2) or ``"gaussian"`` (Box actions, sigma 0.2); ``expert`` defaults to the
-    task's clean expert.
+    rest are the noise model's flat parameters. ``noise=None`` (the default) is the default noise,
+    as everywhere: ``"uniform"`` (Discrete actions, epsilon 0.2) or ``"gaussian"`` (Box actions,
+    sigma 0.2); ``noise="none"`` is the clean expert. ``expert`` defaults to the task's clean expert.
     """
-    from gymnasium import spaces
-
-    from noisy_expert_envs.noise.factory import make_noise, noise_class, noise_parameters
+    from noisy_expert_envs.noise.factory import default_noise_name, make_noise, noise_class, noise_parameters
     from noisy_expert_envs.wrapper import NoisyExpertWrapper
 
     if task not in TASKS:
@@ -117,7 +101,7 @@ def make_noisy_env(
     wrapper_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in WRAPPER_KWARGS}
     env = env_cls(render_mode=render_mode, **env_kwargs)
     if noise is None:
-        noise = "gaussian" if isinstance(env.action_space, spaces.Box) else "uniform"
+        noise = default_noise_name(env.action_space)
     if isinstance(noise, str):
         noise_params = noise_parameters(noise_class(noise, env.action_space))
         if set(kwargs) - set(noise_params):

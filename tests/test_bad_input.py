@@ -70,9 +70,12 @@ def test_temperature_must_be_positive(temperature):
 
 
 @pytest.mark.parametrize("kwargs,error,pattern", [
-    ({"horizon": 0}, ValueError, r"horizon must be an integer >= 1, got 0"),
+    ({"horizon": 0}, ValueError, r"horizon must be an integer in \[1, 100_000\] .*got 0"),
+    ({"horizon": 100_001}, ValueError, r"horizon must be an integer in \[1, 100_000\] .*got 100001"),
+    ({"horizon": 10**12}, ValueError, r"horizon must be an integer in \[1, 100_000\] .*got 1000000000000"),
+    ({"n_actions": 10_001}, ValueError, r"n_actions must be an integer in \[2, 10_000\] .*got 10001"),
     ({"horizon": -3}, ValueError, r"horizon .*got -3"),
-    ({"n_actions": 1}, ValueError, r"n_actions must be an integer >= 2, got 1"),
+    ({"n_actions": 1}, ValueError, r"n_actions must be an integer in \[2, 10_000\] .*got 1"),
     ({"horizon": 2.5}, TypeError, r"horizon must be an integer, got 2\.5"),
     ({"horizon": True}, TypeError, r"horizon must be an integer, got True"),
     ({"n_actions": "4"}, TypeError, r"n_actions must be an integer, got '4'"),
@@ -81,6 +84,29 @@ def test_temperature_must_be_positive(temperature):
 def test_bad_lock_arguments(kwargs, error, pattern):
     with pytest.raises(error, match=pattern):
         gym.make(LOCK, **kwargs)
+
+
+@pytest.mark.parametrize("kwargs,pattern", [
+    ({"vocab_size": 10_001}, r"vocab_size must be an integer in \[2, 10_000\] .*got 10001"),
+    ({"vocab_size": 10**15}, r"vocab_size must be an integer in \[2, 10_000\] .*got 1000000000000000"),
+    ({"chain_length": 10_001}, r"chain_length must be an integer in \[1, 10_000\] .*got 10001"),
+    ({"prompt_length": 10**9}, r"prompt_length must be an integer in \[1, 10_000\] .*got 1000000000"),
+    ({"vocab_size": 1}, r"vocab_size must be an integer in \[2, 10_000\] .*got 1"),
+])
+def test_token_chain_size_limits_are_named(kwargs, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        gym.make("NoisyExpert/TokenChain-v0", **kwargs)
+
+
+def test_sizes_at_the_limits_work():
+    lock = gym.make(LOCK, horizon=100_000, n_actions=10_000, noise="uniform")
+    obs, info = lock.reset(seed=0)
+    assert obs.shape == (100_001,) and obs[0] == 1.0 and obs.sum() == 1.0
+    assert 0 <= info["expert_action"] < 10_000
+    chain = gym.make("NoisyExpert/TokenChain-v0", vocab_size=10_000, chain_length=10_000, prompt_length=10_000,
+                     noise="teacher")
+    obs, info = chain.reset(seed=0)
+    assert obs.shape == (20_000,) and 0 <= info["expert_action"] < 10_000
 
 
 def test_numpy_integers_are_fine():

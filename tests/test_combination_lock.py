@@ -6,7 +6,8 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from noisy_expert_envs.tasks import CombinationLockEnv, CombinationLockExpert
+from noisy_expert_envs.experts.combination_lock import CombinationLockExpert
+from noisy_expert_envs.tasks import CombinationLockEnv
 
 
 def test_observation_is_one_hot_depth_and_full_code_opens_at_horizon():
@@ -25,6 +26,24 @@ def test_observation_is_one_hot_depth_and_full_code_opens_at_horizon():
     assert reward == 1.0 and terminated
     with pytest.raises(RuntimeError, match="reset"):
         env.step(0)
+
+
+@pytest.mark.parametrize("horizon", [1, 7, 300])
+def test_observations_are_the_rows_of_the_identity_bit_for_bit(horizon):
+    """Built without an (H+1) x (H+1) identity matrix, the observations are still its rows."""
+    env = CombinationLockEnv(horizon=horizon, n_actions=2, code_seed=1)
+    eye = np.eye(horizon + 1, dtype=np.float32)
+    obs, _ = env.reset(seed=0)
+    seen = [obs]
+    for digit in env.code:
+        obs, *_ = env.step(int(digit))
+        seen.append(obs)
+    for depth, obs in enumerate(seen):
+        assert obs.dtype == np.float32 and obs.tobytes() == eye[depth].tobytes()
+    env.reset()
+    obs, _, terminated, _, _ = env.step(int(1 - env.code[0]))  # a wrong digit: depth 0 again
+    assert terminated and obs.tobytes() == eye[0].tobytes()
+    assert seen[0] is not seen[1] and env.reset()[0] is not env.reset()[0]  # fresh arrays, no aliasing
 
 
 @pytest.mark.parametrize("wrong_at", [0, 3])

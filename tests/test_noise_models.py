@@ -422,16 +422,12 @@ def test_make_noise_picks_the_family_from_the_action_space():
     assert isinstance(make_noise("uniform", spaces.Discrete(3), epsilon=0.1), UniformNoise)
     box_uniform = make_noise("uniform", spaces.Box(-1, 1, (1,)), epsilon=0.1)
     assert isinstance(box_uniform, BoxUniformNoise) and box_uniform.epsilon == 0.1
-    assert isinstance(make_noise(None), NoNoise)
+    assert isinstance(make_noise("none"), NoNoise)
     model = FixedWrongNoise(0.1)
     assert make_noise(model) is model
 
 
-# -- the single-observation hook ``sample_one`` (the oracle's path for one observation) -----------
-
-
-def never_draw() -> float:
-    raise AssertionError("this model's sample_one must not use the buffered uniforms")
+# -- the oracle's path for one observation ---------------------------------------------------------
 
 
 @pytest.mark.parametrize("n,epsilon,start", [(4, 0.3, 0), (3, 1.0, 0), (2, 0.2, 5), (5, 0.0, 0), (7, 0.9, -3)])
@@ -458,24 +454,38 @@ def test_uniform_single_observation_labels_match_declared_probs(n, epsilon, star
             assert np.all(labels == clean_of[state])
 
 
+class PrefExpert:
+    """Clean action ``obs[0] % N_ACTIONS``, with random preferences whose argmax is that action."""
+
+    def __call__(self, obs):
+        return np.asarray(obs[:, 0], dtype=np.int64) % N_ACTIONS
+
+    def preferences(self, obs):
+        prefs = np.random.default_rng(len(obs)).normal(size=(len(obs), N_ACTIONS))
+        prefs[np.arange(len(obs)), self(obs)] += 10.0
+        return prefs
+
+
 @pytest.mark.parametrize("name", sorted(set(DISCRETE_MODELS) - {"uniform", "none"}))
-def test_default_sample_one_is_the_batch_sample_of_one_row(name):
-    """Models without their own ``sample_one`` draw a single label exactly as a batch of one does
-    (their label streams are unchanged by the single-observation path), memory included."""
-    single, batch = (DISCRETE_MODELS[name]().bind(spaces.Discrete(N_ACTIONS), noise_seed=2) for _ in range(2))
-    rng_single, rng_batch = np.random.default_rng(4), np.random.default_rng(4)
-    prefs_all = np.random.default_rng(1).normal(size=(300, N_ACTIONS))
-    for i, row in enumerate(states(300, seed=3)):
-        clean = i % N_ACTIONS
-        prefs = prefs_all[i : i + 1] if name in ("boltzmann", "teacher") else None
-        label = single.sample_one(row, clean, never_draw, rng_single, prefs)
-        assert type(label) is int
-        assert label == batch.sample(row[None], np.array([clean]), rng_batch, prefs)[0]
+def test_single_labels_of_other_models_are_the_batch_labels_of_one_row(name):
+    """Only ``uniform`` draws single labels from the buffered stream: every other model's single
+    label is its batch draw of one row, memory included (their label streams are unchanged)."""
+    obs_space = spaces.Box(-np.inf, np.inf, shape=(3,))
+    single, batch = (NoisyOracle(PrefExpert(), DISCRETE_MODELS[name](), spaces.Discrete(N_ACTIONS), obs_space,
+                                 seed=4, noise_seed=2) for _ in range(2))
+    rows = states(300, seed=3)
+    rows[:, 0] = np.arange(300)
+    labels = [single.sample(row) for row in rows]
+    assert all(type(label) is np.int64 for label in labels)
+    assert labels == [batch.sample(row[None])[0] for row in rows]
+    assert len(set(labels)) > 1  # not trivially equal
 
 
-def test_none_sample_one_is_the_clean_action_without_drawing():
-    model = NoNoise().bind(spaces.Discrete(3))
-    rng = np.random.default_rng(0)
-    before = rng.bit_generator.state
-    assert [model.sample_one(np.zeros(2), c, never_draw, rng) for c in (2, 0, 1)] == [2, 0, 1]
-    assert rng.bit_generator.state == before
+def test_none_single_labels_are_the_clean_action_without_drawing():
+    obs_space = spaces.Box(-np.inf, np.inf, shape=(3,))
+    oracle = NoisyOracle(PrefExpert(), NoNoise(), spaces.Discrete(N_ACTIONS), obs_space, seed=0)
+    before = oracle.rng.bit_generator.state
+    rows = states(3)
+    rows[:, 0] = [2, 0, 1]
+    assert [oracle.sample(row) for row in rows] == [2, 0, 1]
+    assert oracle.rng.bit_generator.state == before

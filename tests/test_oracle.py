@@ -235,8 +235,16 @@ def test_single_observations_use_act_one_and_give_np_int64_labels():
     oracle.sample(obs[0].tolist())
     oracle.probs(obs[0])
     assert expert.batch_calls == 2 and expert.single_calls == 301 + 300
-    box = NoisyOracle(OneExpert(), "none", BOX, OBS_SPACE, seed=0)
-    assert box._act_one is None  # Box experts are never asked for a Python-int action
+
+    class BoxOne:
+        def __call__(self, obs):
+            return box_expert(obs)
+
+        def act_one(self, obs):
+            raise AssertionError("Box experts are never asked for a Python-int action")
+
+    box = NoisyOracle(BoxOne(), "none", BOX, OBS_SPACE, seed=0)
+    np.testing.assert_array_equal(box.sample(obs[0]), box_expert(obs[:1])[0])
 
 
 def test_single_labels_are_reproducible_and_reset_rng_replays_them():
@@ -273,7 +281,7 @@ def test_copied_oracle_continues_mid_buffer_with_the_same_single_labels(copy_fn)
     obs = obs_batch(600)
     single_labels(oracle, obs[:100])  # 156 uniforms left in the buffer
     twin = copy_fn(oracle)
-    assert twin._uniforms == oracle._uniforms and len(oracle._uniforms) == 156
+    assert twin._one._uniforms == oracle._one._uniforms and len(oracle._one._uniforms) == 156
     assert single_labels(twin, obs[100:]) == single_labels(oracle, obs[100:])
     assert twin.queries == oracle.queries == 600
     assert twin.expert.single_calls == oracle.expert.single_calls  # act_one bound to the copy's expert

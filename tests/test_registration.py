@@ -13,7 +13,7 @@ import pytest
 from gymnasium import spaces
 
 import noisy_expert_envs
-from noisy_expert_envs import NoisyOracle, registered_ids
+from noisy_expert_envs import NoisyExpertWrapper, NoisyOracle, registered_ids
 from noisy_expert_envs.noise import DISCRETE_NOISE, DiscreteNoise, register_noise
 
 IDS = registered_ids()
@@ -90,6 +90,31 @@ def test_kwargs_are_routed_to_task_wrapper_and_noise():
     assert oracle.config() == {"noise": "fixed_wrong", "epsilon": 0.45, "noise_seed": 4}
     _, info = env.reset(seed=0)
     assert info["clean_action"] == env.unwrapped.code[0]
+
+
+@pytest.mark.parametrize("env_id,default", [
+    ("NoisyExpert/CombinationLock-v0", {"noise": "uniform", "epsilon": 0.2}),
+    ("NoisyExpert/CartPole-v1", {"noise": "uniform", "epsilon": 0.2}),
+    ("NoisyExpert/Pendulum-v1", {"noise": "gaussian", "sigma": 0.2}),
+])
+def test_noise_none_is_the_default_noise_everywhere(env_id, default):
+    """``noise=None`` and no ``noise`` mean the default noise in gym.make, the wrapper and the
+    oracle alike; ``noise="none"`` is the clean expert."""
+    made = [gym.make(env_id), gym.make(env_id, noise=None)]
+    plain = gym.make(env_id).unwrapped  # the task alone
+    expert = made[0].get_wrapper_attr("oracle").expert
+    wrapped = [NoisyExpertWrapper(plain, expert), NoisyExpertWrapper(plain, expert, noise=None)]
+    oracles = [env.get_wrapper_attr("oracle") for env in made + wrapped]
+    oracles.append(NoisyOracle(expert, None, plain.action_space, plain.observation_space))
+    for oracle in oracles:
+        assert {k: v for k, v in oracle.config().items() if k != "noise_seed"} == default
+    clean = [gym.make(env_id, noise="none"), NoisyExpertWrapper(plain, expert, noise="none")]
+    for env in clean:
+        assert env.get_wrapper_attr("oracle").config()["noise"] == "none"
+    # The default noise labels: the same seed gives the same labels through gym.make and the wrapper.
+    a, b = gym.make(env_id, noise=None), NoisyExpertWrapper(gym.make(env_id).unwrapped, expert)
+    labels = [[env.reset(seed=s)[1]["expert_action"] for s in range(30)] for env in (a, b)]
+    np.testing.assert_array_equal(labels[0], labels[1])
 
 
 def test_box_tasks_accept_box_uniform_noise():

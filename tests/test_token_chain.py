@@ -11,8 +11,9 @@ from gymnasium import spaces
 from gymnasium.utils.env_checker import check_env
 
 import noisy_expert_envs  # noqa: F401  (registers the ids)
+from noisy_expert_envs.experts.token_chain import TokenChainExpert
 from noisy_expert_envs.noise import BoltzmannNoise, TeacherNoise, UniformNoise, make_noise
-from noisy_expert_envs.tasks.token_chain import TokenChainEnv, TokenChainExpert, running_sums
+from noisy_expert_envs.tasks.token_chain import TokenChainEnv, running_sums
 
 ENV_ID = "NoisyExpert/TokenChain-v0"
 # (chain_length, vocab_size, prompt_length)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol
 
 import numpy as np
 
 
-@runtime_checkable
 class Expert(Protocol):
     """A clean expert: a batch of observations ``(B, *obs_shape)`` -> a batch of actions.
 
@@ -16,8 +15,9 @@ class Expert(Protocol):
 
     They may also define ``act_one(obs) -> int``: the action for one *unbatched* observation as a
     Python int, equal to ``expert(obs[None])[0]``. The oracle uses it for single observations (the
-    wrapper's label at every step), where numpy calls on a one-row batch cost more than the task's
-    own step; its result is checked like ``__call__``'s. Experts without it run on a one-row batch.
+    wrapper's label at every step, see ``noisy_expert_envs._single_label``), where numpy calls on a
+    one-row batch cost more than the task's own step; its result is checked like ``__call__``'s.
+    Experts without it run on a one-row batch.
     """
 
     def __call__(self, obs: np.ndarray) -> np.ndarray: ...
@@ -37,7 +37,7 @@ class PredictorExpert:
         return f"PredictorExpert({type(self.model).__name__})"
 
 
-def as_expert(expert: Any) -> Any:
+def as_expert(expert: Any) -> Expert:
     """Return ``expert`` as a batched callable: objects with ``predict`` (SB3 models and policies)
     are adapted, other callables are used as they are."""
     if expert is not None and callable(getattr(expert, "predict", None)):

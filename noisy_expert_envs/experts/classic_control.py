@@ -77,10 +77,10 @@ class CartPoleExpert:
     def act_one(self, obs: np.ndarray) -> int:
         """The action for one observation of shape (4,), as a Python int: ``__call__(obs[None])[0]``.
 
-        Why: the oracle labels one observation per wrapper step, and the numpy path costs ~3.7 µs
-        on one row, more than a whole CartPole step; the same float64 arithmetic on Python floats
-        costs ~0.25 µs. ``0.5 * s > -0.5 * s`` (not ``s > 0``) keeps ties, NaN and subnormal ``s``
-        going to 0 as in the batch path.
+        Why: the oracle labels one observation per wrapper step, and the numpy path on one row
+        costs more than a whole CartPole step; the same float64 arithmetic on Python floats costs a
+        small fraction of it (``benchmarks/RESULTS.md``). ``0.5 * s > -0.5 * s`` (not ``s > 0``)
+        keeps ties, NaN and subnormal ``s`` going to 0 as in the batch path.
         """
         g0, g1, g2, g3 = self.gains
         try:
@@ -254,7 +254,7 @@ class AcrobotExpert:
 # --------------------------------------------------------------------------------------------
 # Pendulum-v1
 # --------------------------------------------------------------------------------------------
-@functools.cache  # a constant of the task: 2000 Riccati steps took ~24 ms of every gym.make
+@functools.cache  # a constant of the task: 2000 Riccati steps, otherwise repeated at every gym.make
 def _pendulum_lqr_gain(q_theta: float = 1.0, q_omega: float = 0.1, r: float = 0.001) -> np.ndarray:
     """Discrete-time LQR gain for Pendulum-v1 linearised at the top (cost weights of the task)."""
     dt, a_g, b_u = 0.05, 15.0, 3.0  # theta_ddot = 15 sin(theta) + 3 u

@@ -15,6 +15,7 @@ from noisy_expert_envs.noise.distributions import BoxDistribution, ClippedGaussi
 from noisy_expert_envs.noise.factory import (
     CONTINUOUS_NOISE,
     DISCRETE_NOISE,
+    default_noise_name,
     make_noise,
     noise_parameters,
     register_noise,
@@ -23,7 +24,7 @@ from noisy_expert_envs.noise.teacher import TeacherNoise
 
 __all__ = [
     "BoltzmannNoise", "BoxDistribution", "BoxUniformNoise", "CONTINUOUS_NOISE", "ChainNoise",
-    "ClippedGaussian", "ContinuousNoise", "DISCRETE_NOISE", "DiscreteNoise", "FixedWrongNoise",
+    "ClippedGaussian", "ContinuousNoise", "DISCRETE_NOISE", "DiscreteNoise", "FixedWrongNoise", "default_noise_name",
     "GaussianNoise", "NoNoise", "NoiseModel", "StateDependentNoise", "StickyNoise", "TeacherNoise",
     "UniformMixture", "UniformNoise", "make_noise", "noise_parameters", "register_noise",
 ]

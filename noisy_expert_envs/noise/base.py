@@ -4,14 +4,13 @@ A noise model maps (observations, clean actions) to the noisy expert's action di
 nothing of the task: only the action space it is bound to, and optionally the clean expert's action
 preferences (scores whose argmax is the clean action). To write a new model, subclass
 :class:`DiscreteNoise` and implement :meth:`DiscreteNoise.probs` (sampling, mode margin and agreement
-come for free; :meth:`DiscreteNoise.sample_one` is an optional fast path for one observation), or
-subclass :class:`ContinuousNoise` and implement :meth:`ContinuousNoise.distribution`.
+come for free), or subclass :class:`ContinuousNoise` and implement :meth:`ContinuousNoise.distribution`.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 from gymnasium import spaces
@@ -96,27 +95,6 @@ class DiscreteNoise(NoiseModel):
         u = rng.random(len(p)) * cdf[:, -1]
         return np.minimum((cdf <= u[:, None]).sum(axis=1), p.shape[1] - 1).astype(np.int64)
 
-    def sample_one(
-        self,
-        obs: np.ndarray,
-        clean: int,
-        draw: Callable[[], float],
-        rng: np.random.Generator,
-        preferences: np.ndarray | None = None,
-    ) -> int:
-        """One noisy action index for one unbatched observation, as a Python int.
-
-        The oracle calls this for a single observation (the wrapper labels one per step); ``clean``
-        is the clean action index, ``preferences`` a ``(1, n_actions)`` array or ``None``.
-        ``draw()`` returns the next float in [0, 1) of the oracle's buffered uniform stream, which
-        costs a fraction of a scalar ``Generator`` call; ``rng`` is the oracle's generator itself.
-        The default runs :meth:`sample` on a one-row batch with ``rng``, so a model that does not
-        override this draws exactly as a batch of one does. Override it with plain-Python
-        arithmetic on ``draw()`` where that is cheap; the labels then come from another stream
-        than a batch's, with the same distribution.
-        """
-        return int(self.sample(obs[None], np.array([clean], dtype=np.int64), rng, preferences)[0])
-
     def agreement(
         self, obs: np.ndarray, clean: np.ndarray, preferences: np.ndarray | None = None
     ) -> np.ndarray:
@@ -169,10 +147,9 @@ def state_hash(obs: np.ndarray, seed: int) -> np.ndarray:
     rows = np.ascontiguousarray(np.asarray(obs, dtype=np.float64).reshape(len(obs), -1) + 0.0)
     words = rows.view(np.uint64)
     if len(rows) == 1:
-        # Fast path for one observation (fixed_wrong / hashed noise label one per wrapper step):
-        # the same arithmetic on Python ints modulo 2**64 avoids ~8 numpy calls per column, which
-        # cost ~170 µs for a 21-dimensional observation. ``np.uint64(seed)`` accepts and rejects
-        # seeds exactly as the array path does.
+        # One row: the same arithmetic on Python ints modulo 2**64, as the array path costs about
+        # eight numpy calls per column. ``np.uint64(seed)`` accepts and rejects seeds exactly as the
+        # array path does.
         h = (int(np.uint64(seed)) * 0x9E3779B97F4A7C15 + 1) & _MASK64
         for word in words[0].tolist():
             h = _splitmix64_int(h ^ word)

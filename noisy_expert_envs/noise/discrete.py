@@ -39,11 +39,6 @@ class NoNoise(DiscreteNoise):
         """The clean action, without touching ``rng``."""
         return np.array(clean, copy=True)
 
-    def sample_one(self, obs: np.ndarray, clean: int, draw: Callable[[], float], rng: np.random.Generator,
-                   preferences: Any = None) -> int:
-        """The clean action, drawing nothing (no one-row batch to build)."""
-        return clean
-
     def distribution(self, obs: np.ndarray, clean: np.ndarray) -> BoxDistribution:
         """For Box spaces: an atom on the clean action."""
         space = self._require_bound()
@@ -70,32 +65,10 @@ class UniformNoise(DiscreteNoise):
         return np.full((len(clean), n), self.epsilon / n) + (1.0 - self.epsilon) * _one_hot(clean, n)
 
     def sample(self, obs: np.ndarray, clean: np.ndarray, rng: np.random.Generator, preferences: Any = None) -> np.ndarray:
-        """Fast path: one uniform draw and one random action per row."""
-        if len(clean) == 1:
-            # One row (e.g. a vectorised env with one worker; the wrapper uses ``sample_one``): scalar
-            # draws take the same values from ``rng`` as size-1 draws, at a quarter of the cost.
-            replace = rng.random() < self.epsilon
-            random_action = rng.integers(self.n_actions)
-            return np.array([random_action if replace else clean[0]], dtype=np.int64)
+        """One uniform draw and one random action per row."""
         replace = rng.random(len(clean)) < self.epsilon
         random_actions = rng.integers(self.n_actions, size=len(clean))
         return np.where(replace, random_actions, clean).astype(np.int64)
-
-    def sample_one(self, obs: np.ndarray, clean: int, draw: Callable[[], float], rng: np.random.Generator,
-                   preferences: Any = None) -> int:
-        """One label from one buffered uniform ``u``: a random action if ``u < epsilon``, else clean.
-
-        Why: the two scalar ``Generator`` draws of :meth:`sample` cost ~1.5 µs, almost half a
-        CartPole step, and a buffered uniform ~0.07 µs. One uniform does both jobs: given ``u < epsilon``, ``u / epsilon`` is uniform
-        on [0, 1), so ``int(u / epsilon * n)`` is a uniform action (clamped against rounding up to
-        ``n``). The labels differ from a batch's (which draws ``random`` and ``integers``), not their
-        distribution.
-        """
-        u = draw()
-        if u < self.epsilon:
-            n = self.n_actions
-            return min(int(u / self.epsilon * n), n - 1)
-        return clean
 
 
 class FixedWrongNoise(DiscreteNoise):
@@ -129,12 +102,6 @@ class FixedWrongNoise(DiscreteNoise):
         return out
 
     def sample(self, obs: np.ndarray, clean: np.ndarray, rng: np.random.Generator, preferences: Any = None) -> np.ndarray:
-        if len(clean) == 1:
-            # One observation (the wrapper's every step): a scalar draw takes the same value from
-            # ``rng`` as a size-1 draw, and the state's hash is computed only when the label is
-            # replaced (it is most of the cost, and draws nothing from ``rng``).
-            replace = rng.random() < self.epsilon
-            return np.array([self.wrong_action(obs, clean)[0] if replace else clean[0]], dtype=np.int64)
         replace = rng.random(len(clean)) < self.epsilon
         return np.where(replace, self.wrong_action(obs, clean), clean).astype(np.int64)
 

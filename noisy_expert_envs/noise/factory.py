@@ -45,11 +45,18 @@ def noise_parameters(cls: type[NoiseModel]) -> dict[str, Any]:
     return {name: p.default for name, p in params.items() if name != "self"}
 
 
+def default_noise_name(action_space: spaces.Space | None = None) -> str:
+    """The noise that ``noise=None`` means everywhere: ``"gaussian"`` (sigma 0.2) for Box actions,
+    ``"uniform"`` (epsilon 0.2) otherwise. The clean expert is ``noise="none"``."""
+    return "gaussian" if isinstance(action_space, spaces.Box) else "uniform"
+
+
 def noise_class(noise: str | None, action_space: spaces.Space | None = None) -> type[NoiseModel]:
-    """The noise model class registered as ``noise`` (``None`` means ``"none"``) for the family of
-    ``action_space`` (Box: continuous, else discrete); unknown names raise, naming the valid ones."""
+    """The noise model class registered as ``noise`` (``None``: :func:`default_noise_name`) for the
+    family of ``action_space`` (Box: continuous, else discrete); unknown names raise, naming the
+    valid ones."""
     if noise is None:
-        noise = "none"
+        noise = default_noise_name(action_space)
     if not isinstance(noise, str):
         raise TypeError(f"noise must be a name or a NoiseModel instance, got {noise!r}")
     continuous = isinstance(action_space, spaces.Box)
@@ -61,14 +68,16 @@ def noise_class(noise: str | None, action_space: spaces.Space | None = None) -> 
 
 
 def make_noise(
-    noise: NoiseModel | str | None = "none",
+    noise: NoiseModel | str | None = None,
     action_space: spaces.Space | None = None,
     **params: Any,
 ) -> NoiseModel:
     """Return an (unbound) noise model from a name plus flat parameters, or pass an instance through.
 
     ``action_space`` picks the discrete or continuous family (``"uniform"`` exists in both); without
-    it the discrete family is used. Unknown names and parameters raise, naming the valid ones.
+    it the discrete family is used. ``None`` is the default noise of the family (``uniform``
+    epsilon 0.2, ``gaussian`` sigma 0.2); ``"none"`` is the clean expert. Unknown names and
+    parameters raise, naming the valid ones.
     """
     if isinstance(noise, NoiseModel):
         if params:

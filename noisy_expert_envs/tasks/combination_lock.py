@@ -10,6 +10,13 @@ from gymnasium import spaces
 
 from noisy_expert_envs._validation import check_int
 
+#: Limits on the size arguments. Memory and time per step grow linearly with ``horizon`` (one float32
+#: per depth in every observation, 0.4 MB at the limit) and the oracle's and learners' probability
+#: arrays with ``n_actions`` (8 bytes per action per observation); the separation experiments use
+#: horizons up to 40 and 4 actions, so the limits are far from any use and far below a MemoryError.
+MAX_HORIZON = 100_000
+MAX_ACTIONS = 10_000
+
 
 class CombinationLockEnv(gym.Env[np.ndarray, np.int64]):
     """
@@ -40,8 +47,8 @@ class CombinationLockEnv(gym.Env[np.ndarray, np.int64]):
     convention) says whether the lock opened.
 
     ## Arguments
-    - ``horizon`` (int >= 1, default 20): number of digits.
-    - ``n_actions`` (int >= 2, default 4): digits per position.
+    - ``horizon`` (int in [1, 100_000], default 20): number of digits.
+    - ``n_actions`` (int in [2, 10_000], default 4): digits per position.
     - ``code_seed`` (int, default 0): seed of the secret code.
     - ``render_mode``: ``None`` or ``"ansi"``.
     """
@@ -49,8 +56,8 @@ class CombinationLockEnv(gym.Env[np.ndarray, np.int64]):
     metadata = {"render_modes": ["ansi"], "render_fps": 4}
 
     def __init__(self, horizon: int = 20, n_actions: int = 4, code_seed: int = 0, render_mode: str | None = None) -> None:
-        self.horizon = check_int("horizon", horizon, minimum=1)
-        self.n_actions = check_int("n_actions", n_actions, minimum=2)
+        self.horizon = check_int("horizon", horizon, minimum=1, maximum=MAX_HORIZON)
+        self.n_actions = check_int("n_actions", n_actions, minimum=2, maximum=MAX_ACTIONS)
         self.code_seed = check_int("code_seed", code_seed, minimum=0)
         if render_mode not in (None, "ansi"):
             raise ValueError(f"render_mode must be None or 'ansi', got {render_mode!r}")
@@ -58,13 +65,12 @@ class CombinationLockEnv(gym.Env[np.ndarray, np.int64]):
         self.code = np.random.default_rng(self.code_seed).integers(self.n_actions, size=self.horizon)
         self.observation_space = spaces.Box(0.0, 1.0, shape=(self.horizon + 1,), dtype=np.float32)
         self.action_space = spaces.Discrete(self.n_actions)
-        self._eye = np.eye(self.horizon + 1, dtype=np.float32)
         self.depth = 0
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
         self.depth = 0
-        return self._eye[0].copy(), {"depth": 0}
+        return self._observation(), {"depth": 0}
 
     def step(self, action: np.int64) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if self.depth >= self.horizon:
@@ -73,35 +79,16 @@ class CombinationLockEnv(gym.Env[np.ndarray, np.int64]):
             self.depth += 1
             opened = self.depth == self.horizon
             info = {"depth": self.depth, "is_success": True} if opened else {"depth": self.depth}
-            return self._eye[self.depth].copy(), float(opened), opened, False, info
-        return self._eye[self.depth].copy(), 0.0, True, False, {"depth": self.depth, "is_success": False}
+            return self._observation(), float(opened), opened, False, info
+        return self._observation(), 0.0, True, False, {"depth": self.depth, "is_success": False}
+
+    def _observation(self) -> np.ndarray:
+        """The one-hot encoding of the current depth (a row of the identity, without building it)."""
+        obs = np.zeros(self.horizon + 1, dtype=np.float32)
+        obs[self.depth] = 1.0
+        return obs
 
     def render(self) -> str | None:
         if self.render_mode == "ansi":
             return f"depth {self.depth}/{self.horizon}: " + "#" * self.depth + "." * (self.horizon - self.depth)
         return None
-
-
-class CombinationLockExpert:
-    """The clean expert: reads the depth from the one-hot observation and plays its digit.
-
-    At the terminal depth any action is moot; it plays 0.
-    """
-
-    def __init__(self, code: np.ndarray, n_actions: int) -> None:
-        self.code = np.append(np.asarray(code, dtype=np.int64), 0)
-        self.n_actions = int(n_actions)
-
-    def __call__(self, obs: np.ndarray) -> np.ndarray:
-        return self.code[np.argmax(obs, axis=1)]
-
-    def act_one(self, obs: np.ndarray) -> int:
-        """The digit for one unbatched observation, as a Python int (``__call__(obs[None])[0]``):
-        the oracle's fast path for the label of every wrapper step skips the batch arrays."""
-        return int(self.code[int(np.argmax(obs))])
-
-    def preferences(self, obs: np.ndarray) -> np.ndarray:
-        """One-hot scores: the lock has no near-misses, every wrong digit is equally wrong."""
-        prefs = np.zeros((len(obs), self.n_actions))
-        prefs[np.arange(len(obs)), self(obs)] = 1.0
-        return prefs

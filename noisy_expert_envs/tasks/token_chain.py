@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from noisy_expert_envs._validation import check_int, check_positive, check_real
+from noisy_expert_envs._validation import check_int, check_positive
+
+#: Limits on the size arguments. Every observation holds ``prompt_length + chain_length`` int64
+#: tokens and the oracle's probabilities and the teacher's logits ``vocab_size`` floats per
+#: observation, so memory grows linearly with each; at the limits one observation is 160 kB and one
+#: row of logits 80 kB (a learner that one-hot encodes the observation needs their product, which
+#: is the learner's choice). The documented experiments use vocab_size <= 10 and chains <= 16.
+MAX_VOCAB_SIZE = 10_000
+MAX_LENGTH = 10_000
 
 
 def running_sums(prompt: np.ndarray, chain_length: int, vocab_size: int) -> np.ndarray:
@@ -31,7 +38,7 @@ class TokenChainEnv(gym.Env[np.ndarray, np.int64]):
         s_t = (s_{t-1} + prompt[t % prompt_length]) % vocab_size,   t = 0..chain_length-1,  s_{-1} = 0
 
     and its last token ``s_{chain_length-1}`` is the answer. The clean expert
-    (:class:`TokenChainExpert`) runs this algorithm *conditioned on the prefix it sees*: its next
+    (:class:`noisy_expert_envs.experts.token_chain.TokenChainExpert`) runs this algorithm *conditioned on the prefix it sees*: its next
     token is ``(w_{t-1} + prompt[t % prompt_length]) % vocab_size``, where ``w_{t-1}`` is the token
     actually written at step ``t-1`` (``w_{-1} = 0``), not the true running sum. After a wrong token
     it continues from what was written, as a language model continues its own text, so a single
@@ -72,9 +79,11 @@ class TokenChainEnv(gym.Env[np.ndarray, np.int64]):
     other ``chain_length`` (and redundant, reporting ``truncated`` together with ``terminated``).
 
     ## Arguments
-    - ``chain_length`` (int >= 1, default 8): tokens to write, the horizon.
-    - ``vocab_size`` (int >= 2, default 10): tokens ``0..vocab_size-1``; ``vocab_size`` is the pad id.
-    - ``prompt_length`` (int >= 1, default 4): prompt digits, cycled when ``chain_length`` is longer.
+    - ``chain_length`` (int in [1, 10_000], default 8): tokens to write, the horizon.
+    - ``vocab_size`` (int in [2, 10_000], default 10): tokens ``0..vocab_size-1``; ``vocab_size`` is
+      the pad id.
+    - ``prompt_length`` (int in [1, 10_000], default 4): prompt digits, cycled when ``chain_length``
+      is longer.
     - ``process_reward`` (float >= 0, default 0.0): reward per prefix-correct token.
     - ``render_mode``: ``None`` or ``"ansi"``.
     """
@@ -89,9 +98,9 @@ class TokenChainEnv(gym.Env[np.ndarray, np.int64]):
         process_reward: float = 0.0,
         render_mode: str | None = None,
     ) -> None:
-        self.chain_length = check_int("chain_length", chain_length, minimum=1)
-        self.vocab_size = check_int("vocab_size", vocab_size, minimum=2)
-        self.prompt_length = check_int("prompt_length", prompt_length, minimum=1)
+        self.chain_length = check_int("chain_length", chain_length, minimum=1, maximum=MAX_LENGTH)
+        self.vocab_size = check_int("vocab_size", vocab_size, minimum=2, maximum=MAX_VOCAB_SIZE)
+        self.prompt_length = check_int("prompt_length", prompt_length, minimum=1, maximum=MAX_LENGTH)
         self.process_reward = check_positive("process_reward", process_reward, allow_zero=True)
         if render_mode not in (None, "ansi"):
             raise ValueError(f"render_mode must be None or 'ansi', got {render_mode!r}")
@@ -161,85 +170,3 @@ class TokenChainEnv(gym.Env[np.ndarray, np.int64]):
         prompt = " ".join(show(t) for t in self.tokens[: self.prompt_length])
         chain = " ".join(show(t) for t in self.tokens[self.prompt_length :])
         return f"prompt {prompt} | {chain}"
-
-
-class TokenChainExpert:
-    """The clean expert of :class:`TokenChainEnv`, batched, reading only the observation.
-
-    It writes the prefix-conditioned next token ``(last written + prompt[t % prompt_length]) %
-    vocab_size`` (0 as the last written token at ``t = 0``). At a terminal observation, where any
-    action is moot, it returns the same formula as if the chain went on.
-
-    :meth:`preferences` gives the teacher's logits over the next token, the structured mistakes of
-    an arithmetic chain of thought: ``correct_logit`` (0) on the correct token; ``off_by_one_logit``
-    on ``correct +- 1 (mod vocab_size)``; ``repeat_logit`` on the token just before the write
-    position (copying the previous token: the last prompt token at ``t = 0``); ``other_logit`` on every
-    other token. A token with several roles takes its highest logit, and the correct token always
-    has the strictly highest logit, so any softmax of these logits (``noise="teacher"`` or
-    ``"boltzmann"``, any temperature) keeps the clean token as its strict mode.
-
-    Args:
-        vocab_size, prompt_length, chain_length: those of the env.
-        off_by_one_logit, repeat_logit, other_logit: finite logits below 0 (the correct token's).
-    """
-
-    correct_logit = 0.0
-
-    def __init__(
-        self,
-        vocab_size: int,
-        prompt_length: int,
-        chain_length: int,
-        *,
-        off_by_one_logit: float = -2.5,
-        repeat_logit: float = -3.0,
-        other_logit: float = -6.0,
-    ) -> None:
-        self.vocab_size = check_int("vocab_size", vocab_size, minimum=2)
-        self.prompt_length = check_int("prompt_length", prompt_length, minimum=1)
-        self.chain_length = check_int("chain_length", chain_length, minimum=1)
-        for name, value in (("off_by_one_logit", off_by_one_logit), ("repeat_logit", repeat_logit),
-                            ("other_logit", other_logit)):
-            value = check_real(name, value)
-            if not (math.isfinite(value) and value < self.correct_logit):
-                raise ValueError(
-                    f"{name} must be a finite number < {self.correct_logit} (the correct token's logit), "
-                    f"got {value!r}"
-                )
-        self.off_by_one_logit = float(off_by_one_logit)
-        self.repeat_logit = float(repeat_logit)
-        self.other_logit = float(other_logit)
-
-    def _parse(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per row: the correct next token, the token before the write position, and the position."""
-        obs = np.asarray(obs)
-        length = self.prompt_length + self.chain_length
-        if obs.ndim != 2 or obs.shape[1] != length:
-            raise ValueError(f"observations must have shape (batch, {length}), got {obs.shape}")
-        tokens = np.rint(obs).astype(np.int64)
-        rows = np.arange(len(tokens))
-        position = (tokens[:, self.prompt_length :] != self.vocab_size).sum(axis=1)
-        last_written = np.where(position > 0, tokens[rows, self.prompt_length + position - 1], 0)
-        digit = tokens[rows, position % self.prompt_length]
-        previous = tokens[rows, self.prompt_length + position - 1]  # last prompt token at t = 0
-        return (last_written + digit) % self.vocab_size, previous, position
-
-    def __call__(self, obs: np.ndarray) -> np.ndarray:
-        return self._parse(obs)[0]
-
-    def preferences(self, obs: np.ndarray) -> np.ndarray:
-        """Teacher logits, shape ``(B, vocab_size)`` (see the class docstring)."""
-        correct, previous, _ = self._parse(obs)
-        rows = np.arange(len(correct))
-        logits = np.full((len(correct), self.vocab_size), self.other_logit)
-        logits[rows, previous] = np.maximum(logits[rows, previous], self.repeat_logit)
-        for offset in (1, -1):
-            neighbour = (correct + offset) % self.vocab_size
-            logits[rows, neighbour] = np.maximum(logits[rows, neighbour], self.off_by_one_logit)
-        logits[rows, correct] = self.correct_logit
-        return logits
-
-    def __repr__(self) -> str:
-        return (f"TokenChainExpert(vocab_size={self.vocab_size}, prompt_length={self.prompt_length}, "
-                f"chain_length={self.chain_length}, off_by_one_logit={self.off_by_one_logit}, "
-                f"repeat_logit={self.repeat_logit}, other_logit={self.other_logit})")

@@ -82,13 +82,8 @@ class DiscreteNoise(NoiseModel):
         """Action probabilities, shape ``(B, n_actions)``, for a batch of observations ``(B, ...)``
         and clean actions ``(B,)`` (action indices relative to the space's ``start``)."""
 
-    def sample(
-        self,
-        obs: np.ndarray,
-        clean: np.ndarray,
-        rng: np.random.Generator,
-        preferences: np.ndarray | None = None,
-    ) -> np.ndarray:
+    def sample(self, obs: np.ndarray, clean: np.ndarray, rng: np.random.Generator,
+               preferences: np.ndarray | None = None) -> np.ndarray:
         """Draw one noisy action index per row, using ``rng`` only (inverse-CDF sampling)."""
         p = self.probs(obs, clean, preferences)
         cdf = np.cumsum(p, axis=1)
@@ -123,13 +118,8 @@ class ContinuousNoise(NoiseModel):
     def distribution(self, obs: np.ndarray, clean: np.ndarray) -> BoxDistribution:
         """The noisy expert's action distribution for each row of the batch."""
 
-    def sample(
-        self,
-        obs: np.ndarray,
-        clean: np.ndarray,
-        rng: np.random.Generator,
-        preferences: np.ndarray | None = None,
-    ) -> np.ndarray:
+    def sample(self, obs: np.ndarray, clean: np.ndarray, rng: np.random.Generator,
+               preferences: np.ndarray | None = None) -> np.ndarray:
         """Draw one noisy action per row using ``rng``."""
         return self.distribution(obs, clean).sample(rng)
 

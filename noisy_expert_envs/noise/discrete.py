@@ -45,13 +45,8 @@ class NoNoise(DiscreteNoise):
         return UniformMixture(clean, 0.0, space.low, space.high)  # type: ignore[attr-defined]
 
 
-class UniformNoise(DiscreteNoise):
-    """With probability ``epsilon`` a uniformly random action (which may be the clean one).
-
-    ``p(clean) = 1 - epsilon + epsilon / n``; the mode condition holds for every ``epsilon < 1``.
-    """
-
-    name = "uniform"
+class _EpsilonNoise(DiscreteNoise):
+    """A model with one parameter, the probability ``epsilon`` of not playing the clean action."""
 
     def __init__(self, epsilon: float = 0.2) -> None:
         super().__init__()
@@ -59,6 +54,15 @@ class UniformNoise(DiscreteNoise):
 
     def config(self) -> dict[str, Any]:
         return {"noise": self.name, "epsilon": self.epsilon}
+
+
+class UniformNoise(_EpsilonNoise):
+    """With probability ``epsilon`` a uniformly random action (which may be the clean one).
+
+    ``p(clean) = 1 - epsilon + epsilon / n``; the mode condition holds for every ``epsilon < 1``.
+    """
+
+    name = "uniform"
 
     def probs(self, obs: np.ndarray, clean: np.ndarray, preferences: Any = None) -> np.ndarray:
         n = self.n_actions
@@ -71,7 +75,7 @@ class UniformNoise(DiscreteNoise):
         return np.where(replace, random_actions, clean).astype(np.int64)
 
 
-class FixedWrongNoise(DiscreteNoise):
+class FixedWrongNoise(_EpsilonNoise):
     """With probability ``epsilon`` one fixed wrong action per state, else the clean action.
 
     The wrong action of each state comes from a hidden corruption map seeded by ``noise_seed`` (a hash
@@ -81,13 +85,6 @@ class FixedWrongNoise(DiscreteNoise):
     """
 
     name = "fixed_wrong"
-
-    def __init__(self, epsilon: float = 0.2) -> None:
-        super().__init__()
-        self.epsilon = check_probability("epsilon", epsilon)
-
-    def config(self) -> dict[str, Any]:
-        return {"noise": self.name, "epsilon": self.epsilon}
 
     def wrong_action(self, obs: np.ndarray, clean: np.ndarray) -> np.ndarray:
         """The hidden wrong action at each state (never the clean one)."""

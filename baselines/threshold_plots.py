@@ -86,8 +86,8 @@ def plot_threshold_vs_horizon(cells: list[GrowthCell], env_id: str, out: Path) -
         ax.legend(fontsize=6.5)
     for ax in list(axes.flat)[len(panels):]:
         ax.set_visible(False)
-    fig.suptitle(f"{env_id}: per-seed labels-to-target (bars: brackets; ^: not reached within the budget)",
-                 fontsize=10)
+    fig.suptitle(f"{env_id}: labels-to-target per seed\n(bars: brackets; ^: not reached within that budget)",
+                 fontsize=9)
     fig.tight_layout()
     path = out / f"threshold_vs_horizon_{_slug(env_id)}.png"
     fig.savefig(path, dpi=110)
@@ -117,6 +117,7 @@ def plot_rate_vs_log_inv_p(cells: list[GrowthCell], env_id: str, out: Path) -> t
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.6, 4.6))
     xs_all: list[float] = []
+    bottom = 0.0
     for i, (name, cs) in enumerate(sorted(series.items())):
         cs = sorted(cs, key=lambda c: c.analytic_rate or 0.0)
         xs = [c.analytic_rate for c in cs]
@@ -127,10 +128,11 @@ def plot_rate_vs_log_inv_p(cells: list[GrowthCell], env_id: str, out: Path) -> t
         ax.errorbar(xs, ys, yerr=errs, marker="os^Dv"[i % 5], capsize=3, ls="none", label=name)
         xs_all += [x for x in xs if x is not None]
         xs_all += [y + e for y, e in zip(ys, errs[1])]
+        bottom = min(bottom, *(y - e for y, e in zip(ys, errs[0])))
     top = 1.1 * max(xs_all)
     ax.plot([0, top], [0, top], "k--", lw=0.9, label="y = x")
     ax.set_xlim(0, top)
-    ax.set_ylim(0, top)
+    ax.set_ylim(1.1 * bottom, top)
     ax.set_xlabel("analytic offline rate log(1/p)")
     ax.set_ylabel("fitted exponential rate r (95% CI)")
     ax.set_title(f"{env_id}: fitted rate of labels-to-target vs log(1/p)", fontsize=9)

@@ -224,7 +224,7 @@ def _range_text(s: HorizonSummary) -> str:
     if not s.reached:
         return "-"
     top = f"> {s.censored_above}" if s.censored_above is not None else str(s.reached[-1])
-    return f"{s.reached[0]}-{top}" if len(s.reached) + (s.censored_above is not None) > 1 else top
+    return f"{s.reached[0]} to {top}" if len(s.reached) + (s.censored_above is not None) > 1 else top
 
 
 def _reached_text(s: HorizonSummary) -> str:

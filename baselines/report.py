@@ -37,7 +37,8 @@ def make_report(directory: str | Path, *, target: float | None = None, plots: bo
     """Read ``directory/results.jsonl`` and write ``report.md`` and the plots into ``directory``.
 
     ``target`` defaults to the stored config's ``target`` (else 0.9); threshold records were measured
-    at their cell's target, and a different ``target`` for them is a ``ValueError``. Raises ``ValueError`` when
+    at their cell's target, and a different ``target`` for them is a ``ValueError``. Raises
+    ``ValueError`` when
     ``config.yaml`` is missing or invalid, and naming file and line for a record that is corrupt,
     lacks a required field or belongs to another config; a torn last line is ignored with a note.
     """
@@ -66,8 +67,9 @@ def make_report(directory: str | Path, *, target: float | None = None, plots: bo
     if thresholds:
         measured = sorted({float(r["cell"]["target"]) for r in thresholds})
         if asked is not None and measured != [asked]:
-            raise ValueError(f"target {asked} does not apply to {directory}: its threshold records were measured "
-                             f"at target {', '.join(map(str, measured))} (re-run the sweep with that target)")
+            raise ValueError(f"target {asked} does not apply to {directory}: its threshold records were "
+                             f"measured at target {', '.join(map(str, measured))} "
+                             "(re-run the sweep with that target)")
         report.growth = analyse(thresholds)
         report.notes.append(f"growth fits written to {write_fits(report.growth, directory)}")
     elif not report.rows:
@@ -83,12 +85,12 @@ def make_report(directory: str | Path, *, target: float | None = None, plots: bo
         paths, skipped = draw_threshold_plots(report.growth, directory)
         report.plots += paths
         report.notes += skipped
+    head = f"{len(ok)} successful runs, {len(report.errors)} failed cells; "
     if thresholds and not report.rows:
-        lines = [f"# Results: {directory}", "", f"{len(ok)} successful runs, {len(report.errors)} failed cells; "
-                 "per-seed labels-to-target (measure: threshold).", ""]
+        lines = [f"# Results: {directory}", "", head + "per-seed labels-to-target (measure: threshold).", ""]
     else:
-        lines = [f"# Results: {directory}", "", f"{len(ok)} successful runs, {len(report.errors)} failed cells; "
-                 f"mean and 95% bootstrap CI over seeds (n/a with one seed). Target success: {target}.", ""]
+        what = f"mean and 95% bootstrap CI over seeds (n/a with one seed). Target success: {target}."
+        lines = [f"# Results: {directory}", "", head + what, ""]
         lines.append(markdown_table(report.rows))
     if report.rows:
         lines += labels_to_target_table(report.rows, target)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from baselines.plots import _pyplot, _slug
+from baselines.plots import _pyplot, _save_line_plot, _slug
 from baselines.stats import NOISE_LEVEL_KEYS, kwargs_key
 from baselines.threshold_report import GrowthCell
 
@@ -30,14 +30,14 @@ def _panel_title(cell: GrowthCell) -> str:
 
 def _draw_cell(ax: object, cell: GrowthCell, color: str, offset: float) -> None:
     """One algorithm's seeds (points, brackets, censoring triangles) and fitted curves on ``ax``."""
-    legend = f"{cell.label}: not fitted" if cell.fit is None else None  # fitted cells are named by their curves
+    legend = f"{cell.label}: not fitted" if cell.fit is None else None  # fitted: named by their curves
     for h in cell.horizons:
         seeds = cell.seeds[h]
         xs = h * (1 + offset + 0.015 * (np.arange(len(seeds)) - (len(seeds) - 1) / 2) / max(len(seeds), 1))
         for x, s in zip(xs, seeds):
             if s.labels is None:
-                ax.scatter([x], [s.lo], marker="^", facecolors="none", edgecolors=color, s=40, lw=1.0, zorder=3,
-                           label=legend)
+                ax.scatter([x], [s.lo], marker="^", facecolors="none", edgecolors=color, s=40, lw=1.0,
+                           zorder=3, label=legend)
             else:
                 if s.lo > 0:
                     ax.plot([x, x], [s.lo, s.hi], color=color, lw=0.6, alpha=0.7)
@@ -54,7 +54,8 @@ def _draw_cell(ax: object, cell: GrowthCell, color: str, offset: float) -> None:
     elif cell.fit["preferred"] == "power":
         ax.plot(hs, pow_curve, color=color, lw=1.5, label=f"{cell.label}: power fit H^{expo:.2f}")
     else:
-        ax.plot(hs, exp_curve, "--", color=color, lw=1.1, label=f"{cell.label}: undecided; exp. e^({rate:.3f}·H)")
+        ax.plot(hs, exp_curve, "--", color=color, lw=1.1,
+                label=f"{cell.label}: undecided; exp. e^({rate:.3f}·H)")
         ax.plot(hs, pow_curve, ":", color=color, lw=1.3, label=f"{cell.label}: undecided; power H^{expo:.2f}")
 
 
@@ -108,7 +109,8 @@ def _rate_series(cells: list[GrowthCell], env_id: str) -> dict[str, list[GrowthC
                 or level_key is None:
             continue
         rest = {k: v for k, v in c.env_kwargs.items() if k != level_key}
-        series.setdefault(f"{c.label} " + ", ".join(f"{k}={v}" for k, v in sorted(rest.items())), []).append(c)
+        name = f"{c.label} " + ", ".join(f"{k}={v}" for k, v in sorted(rest.items()))
+        series.setdefault(name, []).append(c)
     return {name: cs for name, cs in series.items() if len(cs) >= 2}
 
 
@@ -124,10 +126,11 @@ def plot_rate_vs_log_inv_p(cells: list[GrowthCell], env_id: str, out: Path) -> t
     for i, (name, cs) in enumerate(sorted(series.items())):
         cs = sorted(cs, key=lambda c: c.analytic_rate or 0.0)
         xs = [c.analytic_rate for c in cs]
-        ys = [c.fit["exp_rate"] for c in cs]  # type: ignore[index]
-        errs = np.array([(0.0, 0.0) if c.fit["exp_rate_ci"] is None else  # type: ignore[index]
-                         (c.fit["exp_rate"] - c.fit["exp_rate_ci"][0], c.fit["exp_rate_ci"][1] - c.fit["exp_rate"])  # type: ignore[index]
-                         for c in cs]).T
+        fits = [c.fit for c in cs if c.fit is not None]
+        ys = [f["exp_rate"] for f in fits]
+        errs = np.array([(0.0, 0.0) if f["exp_rate_ci"] is None else
+                         (f["exp_rate"] - f["exp_rate_ci"][0], f["exp_rate_ci"][1] - f["exp_rate"])
+                         for f in fits]).T
         ax.errorbar(xs, ys, yerr=errs, marker="os^Dv"[i % 5], capsize=3, ls="none", label=name)
         xs_all += [x for x in xs if x is not None]
         xs_all += [y + e for y, e in zip(ys, errs[1])]
@@ -136,15 +139,10 @@ def plot_rate_vs_log_inv_p(cells: list[GrowthCell], env_id: str, out: Path) -> t
     ax.plot([0, top], [0, top], "k--", lw=0.9, label="y = x")
     ax.set_xlim(0, top)
     ax.set_ylim(1.1 * bottom, top)
-    ax.set_xlabel("analytic offline rate log(1/p)")
-    ax.set_ylabel("fitted exponential rate r (95% CI)")
-    ax.set_title(f"{env_id}: fitted rate of labels-to-target vs log(1/p)", fontsize=9)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = out / f"bc_rate_vs_log_inv_p_{_slug(env_id)}.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    path = _save_line_plot(plt, fig, ax, "analytic offline rate log(1/p)",
+                           "fitted exponential rate r (95% CI)",
+                           f"{env_id}: fitted rate of labels-to-target vs log(1/p)",
+                           out / f"bc_rate_vs_log_inv_p_{_slug(env_id)}.png")
     return path, ""
 
 

@@ -26,7 +26,8 @@ from baselines.stats import CI_SEED, HORIZON_KEYS, N_RESAMPLES, kwargs_key, vary
 
 FITS_FILE = "fits.json"
 #: The keys every fitted entry of ``fits.json`` carries (the issue's contract; more follow them).
-FIT_KEYS = ("exp_rate", "exp_rate_ci", "power_exponent", "power_exponent_ci", "preferred", "evidence", "n_seeds")
+FIT_KEYS = ("exp_rate", "exp_rate_ci", "power_exponent", "power_exponent_ci", "preferred", "evidence",
+            "n_seeds")
 
 
 @dataclass(frozen=True)
@@ -119,14 +120,16 @@ def group_cells(records: list[dict[str, Any]]) -> list[GrowthCell]:
         lo, hi = r["bracket"]
         seeds = cell.seeds.setdefault(horizon, [])
         if any(s.seed == r["seed"] for s in seeds):
-            raise ValueError(f"two threshold records of {cell.name} for seed {r['seed']} at horizon {horizon:g}")
-        seeds.append(SeedThreshold(r["seed"], r["labels_to_target"], int(lo), None if hi is None else int(hi)))
+            raise ValueError(f"two threshold records of {cell.name} for seed {r['seed']} "
+                             f"at horizon {horizon:g}")
+        hi = None if hi is None else int(hi)
+        seeds.append(SeedThreshold(r["seed"], r["labels_to_target"], int(lo), hi))
         cell.max_budget[horizon] = max(cell.max_budget.get(horizon, 0), int(r["cell"]["max_budget"]))
     return [cells[k] for k in sorted(cells)]
 
 
 def fit_cell(cell: GrowthCell, n_boot: int = 500) -> None:
-    """Fit ``cell`` with :func:`baselines.fits.fit_growth` (seeded: same data, same fit), or set its reason."""
+    """Fit ``cell`` with :func:`baselines.fits.fit_growth` (seeded: same data, same fit), or say why not."""
     from baselines.fits import Bracket, fit_growth
 
     if cell.horizon_key is None:
@@ -256,15 +259,15 @@ def threshold_tables(cells: list[GrowthCell]) -> list[str]:
             for h in c.horizons:
                 s = summarize(c.seeds[h])
                 cols = [str(c.env_kwargs.get(k, "-")) for k in varying]
-                cols += [c.label, f"{h:g}" if c.horizon_key else "-", str(s.n), _median_text(s), _range_text(s),
-                         _reached_text(s)]
+                cols += [c.label, f"{h:g}" if c.horizon_key else "-", str(s.n), _median_text(s),
+                         _range_text(s), _reached_text(s)]
                 lines.append("| " + " | ".join(cols) + " |")
         lines += ["", f"Growth of labels-to-target with {hkey} (fits over seeds, brackets as intervals, "
                   "unreached seeds censored): exponential `log T = a + r H`, power `log T = a + b log H`, "
                   "95% bootstrap CIs over seeds; log(1/p) is the analytic offline rate (p: the noisy "
                   "expert's agreement with the clean expert at the first state).", ""]
-        head = [*varying, "algorithm", f"{hkey}s", "seeds", "rate r [95% CI]", "log(1/p)", "exponent b [95% CI]",
-                "preferred", "evidence"]
+        head = [*varying, "algorithm", f"{hkey}s", "seeds", "rate r [95% CI]", "log(1/p)",
+                "exponent b [95% CI]", "preferred", "evidence"]
         lines += ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
         for c in env_cells:
             cols = [str(c.env_kwargs.get(k, "-")) for k in varying]

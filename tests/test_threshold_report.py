@@ -21,8 +21,9 @@ SEEDS = range(10)
 
 
 def _record(env_kwargs, label, seed, labels, bracket, max_budget=MAX_BUDGET, target=0.9):
-    cell = {"env_id": LOCK, "env_kwargs": env_kwargs, "algo": label.split("-")[0], "label": label, "settings": {},
-            "seed": seed, "eval_episodes": 1, "deterministic_eval": True, "policy_kwargs": None,
+    cell = {"env_id": LOCK, "env_kwargs": env_kwargs, "algo": label.split("-")[0], "label": label,
+            "settings": {}, "seed": seed, "eval_episodes": 1, "deterministic_eval": True,
+            "policy_kwargs": None,
             "measure": "threshold", "max_budget": max_budget, "target": target, "resolution": RESOLUTION}
     return make_record(cell, cell_key(cell), "ok", algo=cell["algo"], env_id=LOCK, env_kwargs=env_kwargs,
                        seed=seed, labels_to_target=labels, bracket=list(bracket), runs=5, wall_time_s=1.0)
@@ -94,7 +95,8 @@ def test_fits_json_recovers_the_known_rates_and_lists_unfittable_cells(synthetic
         truth = e["analytic_offline_rate"] if e["label"] == "bc" else 1.5
         assert lo <= truth <= hi, (e["name"], lo, truth, hi)
         assert e["preferred"] == ("exponential" if e["label"] == "bc" else "power")
-    censored = [e["n_censored"] for e in entries.values() if e["label"] == "bc" and e["env_kwargs"]["epsilon"] == 0.3]
+    censored = [e["n_censored"] for e in entries.values()
+                if e["label"] == "bc" and e["env_kwargs"]["epsilon"] == 0.3]
     assert censored[0] > 0  # e^(0.255 * 30) * 20 ~ 42000: about half the seeds are censored at H = 30
     assert list(entries) == [c.name for c in report.growth]  # fits.json lists the cells in the report's order
 
@@ -104,8 +106,8 @@ def test_tables_give_medians_censored_counts_and_fits(synthetic_report) -> None:
     md = (directory / "report.md").read_text()
     assert md == report.markdown and f"{len(records)} successful runs" in md
     # the censored horizon: counts of reached seeds and the budget the others were not reached within
-    top = [r for r in records if r["label"] == "bc" and r["env_kwargs"] == {"horizon": 30, "epsilon": 0.3,
-                                                                              "n_actions": 4, "noise": "uniform"}]
+    top_kwargs = {"horizon": 30, "epsilon": 0.3, "n_actions": 4, "noise": "uniform"}
+    top = [r for r in records if r["label"] == "bc" and r["env_kwargs"] == top_kwargs]
     reached = sorted(r["labels_to_target"] for r in top if r["labels_to_target"] is not None)
     row = next(line for line in md.splitlines() if line.startswith("| 0.3 | bc | 30 |"))
     assert f"{len(reached)}/10 reached; {10 - len(reached)} > {MAX_BUDGET}" in row
@@ -158,10 +160,11 @@ def test_a_different_target_is_refused(tmp_path) -> None:
 
 
 def test_budget_grid_reports_write_no_threshold_output(tmp_path) -> None:
-    cell = {"env_id": LOCK, "env_kwargs": {"horizon": 3}, "algo": "bc", "label": "bc", "settings": {}, "budget": 50,
-            "seed": 0, "eval_episodes": 1, "deterministic_eval": True, "policy_kwargs": None}
-    _write(tmp_path, [make_record(cell, cell_key(cell), "ok", algo="bc", env_id=LOCK, env_kwargs={"horizon": 3},
-                                  seed=0, budget=50, success_rate=1.0, normalized_return=1.0, labels_used=50,
+    cell = {"env_id": LOCK, "env_kwargs": {"horizon": 3}, "algo": "bc", "label": "bc", "settings": {},
+            "budget": 50, "seed": 0, "eval_episodes": 1, "deterministic_eval": True, "policy_kwargs": None}
+    _write(tmp_path, [make_record(cell, cell_key(cell), "ok", algo="bc", env_id=LOCK,
+                                  env_kwargs={"horizon": 3}, seed=0, budget=50, success_rate=1.0,
+                                  normalized_return=1.0, labels_used=50,
                                   wall_time_s=0.5)], config={"name": "grid"})
     report = make_report(tmp_path, plots=False)
     assert report.growth == [] and not (tmp_path / "fits.json").exists()

@@ -2,7 +2,10 @@
 
 This module only orchestrates: :mod:`baselines.stats` groups the records over seeds (means, 95%
 bootstrap CIs, labels-to-target), :mod:`baselines.tables` writes the markdown and
-:mod:`baselines.plots` the PNG plots. A plot without data is skipped with a note in ``report.md``.
+:mod:`baselines.plots` the PNG plots. Records of a ``measure: threshold`` sweep (per-seed
+labels-to-target) go to :mod:`baselines.threshold_report` (grouping, growth fits, tables; the fits
+are also written to ``fits.json``) and :mod:`baselines.threshold_plots`. A plot without data is
+skipped with a note in ``report.md``.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from baselines.stats import Row, build_rows
 from baselines.config import DEFAULT_TARGET
 from baselines.store import RESULTS_FILE, ResultStore, config_fingerprint, describe_failure
 from baselines.tables import labels_to_target_table, markdown_table
+from baselines.threshold_report import GrowthCell, analyse, is_threshold_record, threshold_tables, write_fits
 
 
 @dataclass
@@ -26,12 +30,15 @@ class Report:
     errors: list[dict[str, Any]] = field(default_factory=list)
     plots: list[Path] = field(default_factory=list)
     markdown: str = ""
+    growth: list[GrowthCell] = field(default_factory=list)  # threshold sweeps: cells with their fits
 
 
 def make_report(directory: str | Path, *, target: float | None = None, plots: bool = True) -> Report:
     """Read ``directory/results.jsonl`` and write ``report.md`` and the plots into ``directory``.
 
-    ``target`` defaults to the stored config's ``target`` (else 0.9). Raises ``ValueError`` when
+    ``target`` defaults to the stored config's ``target`` (else 0.9); threshold records were measured
+    at their cell's target, and a different ``target`` for them is a ``ValueError``. Raises
+    ``ValueError`` when
     ``config.yaml`` is missing or invalid, and naming file and line for a record that is corrupt,
     lacks a required field or belongs to another config; a torn last line is ignored with a note.
     """
@@ -50,23 +57,45 @@ def make_report(directory: str | Path, *, target: float | None = None, plots: bo
     if stored.torn is not None:
         report.notes.append(f"ignored a torn last line of {store.results_path} ({len(stored.torn)} bytes; "
                             "an interrupted or ongoing write)")
+    asked = target
     if target is None:
         target = float((config or {}).get("target", DEFAULT_TARGET))
     ok = list(stored.latest_ok().values())
+    thresholds = [r for r in ok if is_threshold_record(r)]
     report.errors = stored.errors()
-    report.rows = build_rows(ok)
-    if not report.rows:
+    report.rows = build_rows([r for r in ok if not is_threshold_record(r)])
+    if thresholds:
+        measured = sorted({float(r["cell"]["target"]) for r in thresholds})
+        if asked is not None and measured != [asked]:
+            raise ValueError(f"target {asked} does not apply to {directory}: its threshold records were "
+                             f"measured at target {', '.join(map(str, measured))} "
+                             "(re-run the sweep with that target)")
+        report.growth = analyse(thresholds)
+        report.notes.append(f"growth fits written to {write_fits(report.growth, directory)}")
+    elif not report.rows:
         report.notes.append("no successful runs to report")
     if plots and report.rows:
         from baselines.plots import draw_all
 
         report.plots, skipped = draw_all(report.rows, target, directory)
         report.notes += skipped
-    lines = [f"# Results: {directory}", "", f"{len(ok)} successful runs, {len(report.errors)} failed cells; "
-             f"mean and 95% bootstrap CI over seeds (n/a with one seed). Target success: {target}.", ""]
-    lines.append(markdown_table(report.rows))
+    if plots and report.growth:
+        from baselines.threshold_plots import draw_threshold_plots
+
+        paths, skipped = draw_threshold_plots(report.growth, directory)
+        report.plots += paths
+        report.notes += skipped
+    head = f"{len(ok)} successful runs, {len(report.errors)} failed cells; "
+    if thresholds and not report.rows:
+        lines = [f"# Results: {directory}", "", head + "per-seed labels-to-target (measure: threshold).", ""]
+    else:
+        what = f"mean and 95% bootstrap CI over seeds (n/a with one seed). Target success: {target}."
+        lines = [f"# Results: {directory}", "", head + what, ""]
+        lines.append(markdown_table(report.rows))
     if report.rows:
         lines += labels_to_target_table(report.rows, target)
+    if report.growth:
+        lines += ["## Labels to target per seed (measure: threshold)", ""] + threshold_tables(report.growth)
     if report.errors:
         lines += ["## Failed cells", ""] + [f"- {describe_failure(e)}" for e in report.errors] + [""]
     if report.plots:

@@ -115,7 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
         "and normalized return; and PNG plots: return vs budget, labels-to-target vs horizon (with the\n"
         "offline p^-H prediction), return vs noise level, success vs horizon at the largest budget.\n"
         "Plots without data are skipped with a note. Every record is validated first: DIR/config.yaml must\n"
-        "be valid and every record must belong to it (a bad line is named).",
+        "be valid and every record must belong to it (a bad line is named). For a 'measure: threshold'\n"
+        "sweep: per-seed labels-to-target tables, exponential vs power growth fits with 95% intervals\n"
+        "(DIR/fits.json), labels-to-target vs horizon and BC's fitted rate vs log(1/p) plots.",
         "report sep", "report sep --target 0.8 --no-plots",
     )
     report.add_argument("dir", metavar="DIR", help="results directory of a sweep")

@@ -101,7 +101,7 @@ class GrowthFit:
     Rates and exponents are per unit of horizon on natural-log labels; ``*_ci`` are 95 % percentile
     bootstrap intervals over seeds (``None`` with ``n_boot=0`` or no usable resample).
     ``exp_better_fraction``: share of bootstrap resamples in which the exponential fit has the higher
-    likelihood (``None`` without bootstrap).
+    likelihood, ties counting half (``None`` without bootstrap).
     """
 
     exp_rate: float
@@ -381,7 +381,12 @@ def fit_growth(brackets: Iterable[Bracket | Sequence[Any]], *, n_boot: int = 500
         for name, data in datasets.items():
             theta, boot_ll[name] = _mle_batch(data, w[usable], thetas[name], sigma_floor)
             slopes[name] = theta[:, 1] / data.x_scale
-    exp_better = boot_ll["exponential"] > boot_ll["power"] if boot_ll else np.zeros(0, dtype=bool)
+    exp_better = np.zeros(0)
+    if boot_ll:
+        # Equal likelihoods (e.g. two horizons, where both models fit exactly) are ties, not wins.
+        diff = boot_ll["exponential"] - boot_ll["power"]
+        tol = 1e-6 * np.maximum(1.0, np.abs(boot_ll["power"]))
+        exp_better = np.where(diff > tol, 1.0, np.where(diff < -tol, 0.0, 0.5))
 
     def ci(values: np.ndarray | None) -> tuple[float, float] | None:
         if values is None or len(values) == 0:

@@ -18,7 +18,7 @@ from typing import Callable, Dict, List, Tuple
 
 import numpy as np
 
-from noisy_expert_envs.tasks.numpy2_compat import patch_acrobot  # noqa: E402
+from noisy_expert_envs.compat import patch_acrobot  # noqa: E402
 
 patch_acrobot()  # Gymnasium 0.29.1's Acrobot uses np.float_, removed in NumPy 2.0
 

@@ -10,6 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import require_baselines_stack
+
+require_baselines_stack()
+
 from baselines.cli import build_parser, demo_config_text, main
 from baselines.config import parse_config
 

@@ -8,6 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import require_baselines_stack
+
+require_baselines_stack()
+
 from baselines.demonstrations import METADATA_FILE, load_demonstrations, make_demonstrations
 
 LOCK = "NoisyExpert/CombinationLock-v0"

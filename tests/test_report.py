@@ -6,6 +6,10 @@ import numpy as np
 import pytest
 from scipy.stats import bootstrap
 
+from conftest import require_baselines_stack
+
+require_baselines_stack()
+
 from baselines.report import build_rows, labels_to_target, make_report, mean_ci
 from baselines.store import ResultStore, make_record
 

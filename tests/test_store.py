@@ -6,6 +6,10 @@ import json
 
 import pytest
 
+from conftest import require_baselines_stack
+
+require_baselines_stack()
+
 from baselines.store import SCHEMA, ResultStore, make_record, read_records
 
 

@@ -14,6 +14,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import require_baselines_stack
+
+require_baselines_stack()
+
 from baselines.config import cell_key, load_config, parse_config
 from baselines.store import read_records
 from baselines.sweep import run_sweep

@@ -12,6 +12,10 @@ import numpy as np
 import pytest
 from conftest import BOX2D_INSTALLED, BOX2D_MISSING
 
+import noisy_expert_envs
+
+gym.register_envs(noisy_expert_envs)  # gymnasium 1.x reads no entry points
+
 pytestmark = pytest.mark.skipif(not BOX2D_INSTALLED, reason=BOX2D_MISSING)
 
 ID = "NoisyExpert/LunarLander-v3"

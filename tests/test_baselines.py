@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import require_baselines_stack
 
-require_baselines_stack()
+require_baselines_stack()  # before the stack's imports (imitation, scipy, yaml, ...)
 
 import torch as th
 from imitation.algorithms.bc import BehaviorCloningLossCalculator

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import require_baselines_stack
 
-require_baselines_stack()
+require_baselines_stack()  # before the stack's imports (imitation, scipy, yaml, ...)
 
 from baselines.demonstrations import METADATA_FILE, load_demonstrations, make_demonstrations
 

@@ -10,7 +10,7 @@ import warnings
 import gymnasium as gym
 import numpy as np
 import pytest
-from conftest import BOX2D_INSTALLED, env_id_params
+from conftest import BOX2D_INSTALLED, CHECKER_WARNINGS, env_id_params
 from gymnasium import spaces
 
 import noisy_expert_envs
@@ -19,13 +19,6 @@ from noisy_expert_envs.compat import GYMNASIUM_1, READS_PLUGIN_ENTRY_POINTS
 from noisy_expert_envs.noise import DISCRETE_NOISE, DiscreteNoise, register_noise
 
 IDS = registered_ids()
-CHECKER_WARNINGS = (
-    "is different from the unwrapped version",  # we check the made env, wrappers included, on purpose
-    "env.seed to get variables",  # gymnasium's checker probing for the removed `seed` method
-    "symmetric and normalized",  # Pendulum's native [-2, 2] action box
-    # Gymnasium 1.x's checker on Gymnasium's own CartPole/LunarLander observation bounds (+-inf):
-    "observation space minimum value is -infinity", "observation space maximum value is infinity",
-)
 
 
 def test_expected_ids_are_registered():

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy.stats import bootstrap
-
 from conftest import require_baselines_stack
 
-require_baselines_stack()
+require_baselines_stack()  # before the stack's imports (imitation, scipy, yaml, ...)
+
+from scipy.stats import bootstrap
 
 from baselines.report import build_rows, labels_to_target, make_report, mean_ci
 from baselines.store import ResultStore, make_record

@@ -12,11 +12,11 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
-
 from conftest import require_baselines_stack
 
-require_baselines_stack()
+require_baselines_stack()  # before the stack's imports (imitation, scipy, yaml, ...)
+
+import yaml
 
 from baselines.config import cell_key, load_config, parse_config
 from baselines.store import read_records

@@ -85,7 +85,9 @@ def _step_one_by_one(env_id: str, seed: int, n_envs: int, actions: np.ndarray) -
 @pytest.mark.parametrize("mode", ["sync", "async"])
 @pytest.mark.parametrize("env_id", env_id_params(IDS))
 def test_make_vec_gives_the_labels_of_the_envs_stepped_one_by_one(env_id, mode):
-    n_envs, n_steps, seed = 2, 60, 7
+    # 40 random steps: CombinationLock, TokenChain and CartPole episodes end (and reset) within them;
+    # Acrobot's 100-step-lookahead expert makes each of its labels cost ~20 ms.
+    n_envs, n_steps, seed = 2, 40, 7
     venv = gym.make_vec(env_id, num_envs=n_envs, vectorization_mode=mode)
     try:
         venv.action_space.seed(seed)
@@ -93,8 +95,10 @@ def test_make_vec_gives_the_labels_of_the_envs_stepped_one_by_one(env_id, mode):
         obs, infos = venv.reset(seed=seed)
         # np.stack: 0.29 gives Box labels as an object array of arrays, 1.x stacks them.
         observations, labels = [obs], [np.stack(list(infos["expert_action"]))]
+        finished = 0
         for action in actions:
             obs, _, terminated, truncated, infos = venv.step(action)
+            finished += int(np.sum(terminated | truncated))
             assert infos["_expert_action"].all()  # every sub-env labels every step, resets included
             observations.append(obs)
             labels.append(np.stack(list(infos["expert_action"])))
@@ -104,9 +108,9 @@ def test_make_vec_gives_the_labels_of_the_envs_stepped_one_by_one(env_id, mode):
     for i in range(n_envs):
         np.testing.assert_array_equal(np.array(observations)[:, i], ref_obs[i])
         np.testing.assert_array_equal(np.array(labels)[:, i], ref_labels[i])
-    # The sub-envs are seeded differently, and the random actions end episodes (autoreset) on the
-    # tasks that end quickly.
-    assert not np.array_equal(ref_labels[0], ref_labels[1]) or not np.array_equal(ref_obs[0], ref_obs[1])
+    assert not np.array_equal(ref_obs[0], ref_obs[1])  # the sub-envs are seeded differently
+    if any(task in env_id for task in ("CombinationLock", "TokenChain", "CartPole")):
+        assert finished >= 2  # the comparison went through resets
 
 
 @pytest.fixture

@@ -46,8 +46,10 @@ MAKE_VEC_RESETS_ON_NEXT_STEP: bool = GYMNASIUM_1
 READS_PLUGIN_ENTRY_POINTS: bool = not GYMNASIUM_1
 
 #: Gymnasium's own id of the LunarLander task we wrap: "LunarLander-v2" on 0.29, "LunarLander-v3"
-#: from 1.0 on (same class and heuristic; 1.0's v3 also resets the wind/turbulence phase at ``reset``,
-#: which only matters with ``enable_wind=True``).
+#: from 1.0 on. Same class, module and heuristic; v3 resets the wind/turbulence phase at ``reset``
+#: (matters only with ``enable_wind=True``), destroys the previous Box2D world fully (Gymnasium issue
+#: 728; we saw the same seed give the same episode after 10 others on 0.29.1 too) and widens the
+#: observation bounds. Our id is ``NoisyExpert/LunarLander-v3`` on both lines.
 LUNAR_LANDER_ID: str = "LunarLander-v3" if GYMNASIUM_1 else "LunarLander-v2"
 
 #: What to install for Box2D tasks: the prebuilt ``box2d`` 2.3.10 wheels (Gymnasium's own

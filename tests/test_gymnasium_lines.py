@@ -47,7 +47,7 @@ def test_module_prefixed_id_and_register_envs_work_in_a_fresh_process():
     assert result.stdout.strip() == "OK"
 
 
-@pytest.mark.skipif(not GYMNASIUM_1, reason="on gymnasium 0.29 the baselines stack imports (tests in test_baselines)")
+@pytest.mark.skipif(not GYMNASIUM_1, reason="gymnasium 0.29: baselines does not refuse its Gymnasium (its tests: test_baselines.py)")
 def test_baselines_refuses_gymnasium_1_with_the_command_that_sets_up_its_stack():
     cli = Path(sys.executable).parent / "noisy-expert-bench"  # installed with the package, extras or not
     assert cli.exists(), cli

@@ -1,7 +1,10 @@
 """noisy-expert-envs: Gymnasium tasks whose expert is a configurable noisy oracle.
 
-``gym.make("NoisyExpert/<Task>", noise=..., **params)`` works without importing this package (it is
-a ``gymnasium.envs`` plugin); importing it registers the ids as well.
+Importing this package registers the ``NoisyExpert/<Task>`` ids (idempotently), so
+``gym.make("NoisyExpert/<Task>", noise=..., **params)`` works after ``import noisy_expert_envs`` (or
+``gym.register_envs(noisy_expert_envs)``), and ``gym.make("noisy_expert_envs:NoisyExpert/<Task>")``
+works without it, on every Gymnasium line. Gymnasium 0.29 also registers them at ``import gymnasium``
+through our ``gymnasium.envs`` entry point; 1.0 removed that plugin mechanism.
 """
 
 from noisy_expert_envs.noise import (

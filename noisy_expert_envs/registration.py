@@ -3,7 +3,8 @@
 Gymnasium 0.29 calls :func:`register_envs` through the ``gymnasium.envs`` entry point while it is
 still half-imported, so this module imports ``register``/``registry`` from
 ``gymnasium.envs.registration`` and nothing heavy at import time. Importing ``noisy_expert_envs``
-registers too (idempotently), which keeps gymnasium >= 1.0 working, where entry points are gone.
+registers too (idempotently): on gymnasium >= 1.0, which no longer reads entry points, that import
+(or ``gym.make("noisy_expert_envs:NoisyExpert/...")``) is how the ids appear.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ TASKS: dict[str, TaskSpec] = {
     "CartPole-v1": _classic("cartpole:CartPoleEnv", "CartPoleExpert", 500, 475.0),
     "MountainCar-v0": _classic("mountain_car:MountainCarEnv", "MountainCarExpert", 200, -110.0),
     "Acrobot-v1": TaskSpec(  # Gymnasium 0.29's Acrobot crashes under NumPy 2 without the compat patch
-        "noisy_expert_envs.tasks.numpy2_compat:make_acrobot_env",
+        "noisy_expert_envs.compat:make_acrobot_env",
         "noisy_expert_envs.experts.classic_control:AcrobotExpert",
         500,
         -100.0,
@@ -64,6 +65,13 @@ TASKS: dict[str, TaskSpec] = {
     "Pendulum-v1": _classic("pendulum:PendulumEnv", "PendulumExpert", 200, None),
     "MountainCarContinuous-v0": _classic(
         "continuous_mountain_car:Continuous_MountainCarEnv", "MountainCarContinuousExpert", 999, 90.0
+    ),
+    # Gymnasium's LunarLander-v3 (v2 on 0.29) with its own heuristic; needs the [box2d] extra.
+    "LunarLander-v3": TaskSpec(
+        "noisy_expert_envs.compat:make_lunar_lander_env",
+        "noisy_expert_envs.experts.lunar_lander:LunarLanderExpert",
+        1000,
+        200.0,
     ),
 }
 

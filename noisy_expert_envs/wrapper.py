@@ -86,6 +86,13 @@ class NoisyExpertWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
             return self.env.spec
         return super().spec
 
+    @spec.setter
+    def spec(self, spec: EnvSpec | None) -> None:
+        # Gymnasium 0.29's ``make_vec`` assigns ``env.spec`` on what the entry point returned (1.x
+        # goes through ``gym.make``, which sets ``env.unwrapped.spec``): store it where ``gym.make``
+        # does, on the task, which the getter reads back.
+        self.env.unwrapped.spec = spec
+
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
         """Reset the task; re-seed the oracle when ``seed`` is given; label the first observation."""
         obs, info = self.env.reset(seed=seed, options=options)

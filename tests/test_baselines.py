@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import require_baselines_stack
+
+require_baselines_stack()  # before the stack's imports (imitation, scipy, yaml, ...)
+
 import torch as th
 from imitation.algorithms.bc import BehaviorCloningLossCalculator
 from stable_baselines3.common.policies import ActorCriticPolicy

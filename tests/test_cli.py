@@ -9,6 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import require_baselines_stack
+
+require_baselines_stack()  # before the stack's imports (imitation, scipy, yaml, ...)
+
 import yaml
 
 from baselines.cli import build_parser, demo_config_text, main

@@ -11,6 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import require_baselines_stack
+
+require_baselines_stack()  # before the stack's imports (imitation, scipy, yaml, ...)
 
 from baselines.demonstrations import (ARRAYS_FILE, LEGACY_FORMAT, METADATA_FILE, load_demonstrations,
                                      make_demonstrations)

@@ -10,29 +10,27 @@ import warnings
 import gymnasium as gym
 import numpy as np
 import pytest
+from conftest import BOX2D_INSTALLED, CHECKER_WARNINGS, env_id_params
 from gymnasium import spaces
 
 import noisy_expert_envs
 from noisy_expert_envs import NoisyExpertWrapper, NoisyOracle, registered_ids
+from noisy_expert_envs.compat import GYMNASIUM_1, READS_PLUGIN_ENTRY_POINTS
 from noisy_expert_envs.noise import DISCRETE_NOISE, DiscreteNoise, register_noise
 
 IDS = registered_ids()
-CHECKER_WARNINGS = (
-    "is different from the unwrapped version",  # we check the made env, wrappers included, on purpose
-    "env.seed to get variables",  # gymnasium's checker probing for the removed `seed` method
-    "symmetric and normalized",  # Pendulum's native [-2, 2] action box
-)
 
 
 def test_expected_ids_are_registered():
     expected = {"NoisyExpert/CombinationLock-v0", "NoisyExpert/CartPole-v1", "NoisyExpert/MountainCar-v0",
-                "NoisyExpert/Acrobot-v1", "NoisyExpert/Pendulum-v1", "NoisyExpert/MountainCarContinuous-v0"}
+                "NoisyExpert/Acrobot-v1", "NoisyExpert/Pendulum-v1", "NoisyExpert/MountainCarContinuous-v0",
+                "NoisyExpert/LunarLander-v3", "NoisyExpert/TokenChain-v0"}
     assert expected <= set(IDS)
     assert all(i.startswith("NoisyExpert/") for i in IDS)
     assert IDS == sorted(i for i in gym.registry if i.startswith("NoisyExpert/"))
 
 
-@pytest.mark.parametrize("env_id", IDS)
+@pytest.mark.parametrize("env_id", env_id_params(IDS))
 def test_gymnasium_env_checker(env_id, known_warnings):
     from gymnasium.utils.env_checker import check_env
 
@@ -42,7 +40,7 @@ def test_gymnasium_env_checker(env_id, known_warnings):
     env.close()
 
 
-@pytest.mark.parametrize("env_id", IDS)
+@pytest.mark.parametrize("env_id", env_id_params(IDS))
 def test_sb3_env_checker(env_id, known_warnings):
     from stable_baselines3.common.env_checker import check_env
 
@@ -52,7 +50,7 @@ def test_sb3_env_checker(env_id, known_warnings):
     env.close()
 
 
-@pytest.mark.parametrize("env_id", IDS)
+@pytest.mark.parametrize("env_id", env_id_params(IDS))
 def test_every_id_labels_reset_and_steps(env_id):
     env = gym.make(env_id, include_clean=True)
     oracle = env.get_wrapper_attr("oracle")
@@ -167,6 +165,7 @@ def test_register_envs_again_is_idempotent_without_warnings():
     assert all(gym.spec(i) is before[i] for i in IDS)
 
 
+@pytest.mark.skipif(not READS_PLUGIN_ENTRY_POINTS, reason="gymnasium >= 1.0 no longer reads entry points")
 def test_plugin_works_in_a_fresh_process_without_importing_the_package():
     script = textwrap.dedent(
         """
@@ -203,7 +202,8 @@ def _vec_labels(start_method: str) -> np.ndarray:
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.vec_env import SubprocVecEnv
 
-    venv = make_vec_env("NoisyExpert/CartPole-v1", n_envs=2, seed=0, vec_env_cls=SubprocVecEnv,
+    # "module:id" imports our package in each fresh worker on every Gymnasium line (1.x reads no plugins).
+    venv = make_vec_env("noisy_expert_envs:NoisyExpert/CartPole-v1", n_envs=2, seed=0, vec_env_cls=SubprocVecEnv,
                         vec_env_kwargs=dict(start_method=start_method),
                         env_kwargs=dict(noise="uniform", epsilon=0.2))
     try:
@@ -223,7 +223,7 @@ def _vec_labels(start_method: str) -> np.ndarray:
 
 
 def test_subproc_vec_env_labels_are_reproducible_across_processes():
-    fresh = _vec_labels("forkserver")  # workers are fresh interpreters: the ids come from the plugin
+    fresh = _vec_labels("forkserver")  # workers are fresh interpreters
     forked = _vec_labels("fork")
     assert fresh.shape == (121, 2)
     assert set(np.unique(fresh).tolist()) <= {0, 1}
@@ -232,6 +232,6 @@ def test_subproc_vec_env_labels_are_reproducible_across_processes():
 
 
 def test_oracle_of_made_env_is_a_noisy_oracle():
-    for env_id in IDS:
+    for env_id in IDS if BOX2D_INSTALLED else [i for i in IDS if "LunarLander" not in i]:
         env = gym.make(env_id)
         assert isinstance(env.get_wrapper_attr("oracle"), NoisyOracle)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import require_baselines_stack
+
+require_baselines_stack()  # before the stack's imports (imitation, scipy, yaml, ...)
 
 from baselines.config import cell_key
 from baselines.store import SCHEMA, ResultStore, config_fingerprint, make_record, read_records

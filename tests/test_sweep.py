@@ -12,6 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import require_baselines_stack
+
+require_baselines_stack()  # before the stack's imports (imitation, scipy, yaml, ...)
+
 import yaml
 
 from baselines.config import cell_key, load_config, parse_config

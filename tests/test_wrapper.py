@@ -8,6 +8,7 @@ import cloudpickle
 import gymnasium as gym
 import numpy as np
 import pytest
+from conftest import CHECKER_WARNINGS
 from gymnasium.utils.env_checker import check_env
 
 from noisy_expert_envs import NoisyExpertWrapper, NoisyOracle, StickyNoise, UniformNoise
@@ -284,9 +285,7 @@ def test_wrapper_on_raw_env_passes_the_env_checkers(cartpole_expert, pendulum_ex
 
     for env in (NoisyExpertWrapper(CartPoleEnv(), cartpole_expert, "uniform", epsilon=0.2),
                 NoisyExpertWrapper(PendulumEnv(), pendulum_expert, "gaussian", sigma=0.2)):
-        with known_warnings("is different from the unwrapped version", "env.seed to get variables",
-                            "Not able to test alternative render modes",
-                            "symmetric and normalized"):
+        with known_warnings(*CHECKER_WARNINGS, "Not able to test alternative render modes"):
             check_env(env, skip_render_check=True)
             sb3_check_env(env)
 

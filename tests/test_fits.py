@@ -3,11 +3,15 @@ intervals; the model verdict; censoring; numerics of narrow brackets; bad input.
 
 from __future__ import annotations
 
+import pytest
+from conftest import require_baselines_stack
+
+require_baselines_stack()  # before the stack's imports (imitation, scipy, yaml, ...)
+
 import json
 import math
 
 import numpy as np
-import pytest
 from scipy.optimize import check_grad
 from scipy.stats import norm
 

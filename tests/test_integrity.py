@@ -3,12 +3,16 @@ refused (naming the line), never counted as done and never overwritten; a seeded
 
 from __future__ import annotations
 
+import pytest
+from conftest import require_baselines_stack
+
+require_baselines_stack()  # before the stack's imports (imitation, scipy, yaml, ...)
+
 import json
 import random
 import shutil
 from pathlib import Path
 
-import pytest
 
 from baselines.config import cell_key, parse_config
 from baselines.report import make_report

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
+from conftest import require_baselines_stack
+
+require_baselines_stack()  # before the stack's imports (imitation, scipy, yaml, ...)
+
 import dataclasses
 import inspect
 import runpy
 from pathlib import Path
 
-import pytest
 import yaml
 
 from baselines import LEARNERS, Accounting, run

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+from conftest import require_baselines_stack
+
+require_baselines_stack()  # before the stack's imports (imitation, scipy, yaml, ...)
+
 import json
 import math
 
 import numpy as np
-import pytest
 
 from baselines.config import cell_key
 from baselines.report import make_report

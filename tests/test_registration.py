@@ -30,23 +30,24 @@ def test_expected_ids_are_registered():
     assert IDS == sorted(i for i in gym.registry if i.startswith("NoisyExpert/"))
 
 
-@pytest.mark.parametrize("env_id", env_id_params(IDS))
-def test_gymnasium_env_checker(env_id, known_warnings):
+def _gymnasium_check(env):
     from gymnasium.utils.env_checker import check_env
 
-    env = gym.make(env_id)
-    with known_warnings(*CHECKER_WARNINGS):
-        check_env(env, skip_render_check=True)
-    env.close()
+    check_env(env, skip_render_check=True)
 
 
-@pytest.mark.parametrize("env_id", env_id_params(IDS))
-def test_sb3_env_checker(env_id, known_warnings):
+def _sb3_check(env):
     from stable_baselines3.common.env_checker import check_env
 
+    check_env(env, warn=True)
+
+
+@pytest.mark.parametrize("checker", [_gymnasium_check, _sb3_check], ids=["gymnasium", "sb3"])
+@pytest.mark.parametrize("env_id", env_id_params(IDS))
+def test_env_checkers(env_id, checker, known_warnings):
     env = gym.make(env_id)
     with known_warnings(*CHECKER_WARNINGS):
-        check_env(env, warn=True)
+        checker(env)
     env.close()
 
 

@@ -108,7 +108,7 @@ class SettingsBase:
 #: ``"equal"``: after L labels every learner has taken ``equal_updates(L, updates_per_label)``
 #: gradient steps in all; ``"legacy"``: each learner's own rule from before the rule was shared.
 SCHEDULES = ("equal", "legacy")
-UPDATES_PER_LABEL = 1.0
+UPDATES_PER_LABEL = 2.0
 LR = 3e-3
 BATCH_SIZE = 32
 

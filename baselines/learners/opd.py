@@ -4,7 +4,9 @@ One round, top to bottom in :meth:`OPD.train`: roll out (the learner acts, greed
 GKD-style fraction ``lmbda`` of episodes is acted by the noisy expert instead), label every visited
 state with the oracle (as many as the budget allows), add the labels to the dataset, and train the
 learner on all labels so far with imitation's BC trainer and a distillation loss. Repeat until the
-budget is spent.
+budget is spent. Under the default ``schedule="equal"`` a round takes the gradient steps that bring
+the total to ``ceil(updates_per_label * labels so far)`` (the same total BC takes at that many
+labels); under ``"legacy"`` it takes ``updates_per_round`` steps.
 
 We write this loop rather than reuse ``SimpleDAggerTrainer`` because DAgger (a) always *samples* the
 learner's actions, which with a noisy teacher reproduces the noise and makes it behave like offline

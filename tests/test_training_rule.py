@@ -70,6 +70,17 @@ def test_legacy_reproduces_the_records_from_before_the_shared_rule(cell) -> None
     assert params[:8].tolist() == pytest.approx(cell["param_first"], rel=1e-6, abs=1e-7)
 
 
+@pytest.mark.parametrize("name, setting", [("bc", "epochs"), ("bc", "min_updates"), ("opd", "updates_per_round"),
+                                           ("dagger", "bc_epochs")])
+def test_a_legacy_only_setting_is_refused_under_equal_and_resolved_under_legacy(name, setting) -> None:
+    with pytest.raises(ValueError, match=f"{setting}=7 applies to schedule='legacy' only"):
+        learner_settings(name, {setting: 7})  # it would be silently ignored
+    assert getattr(learner_settings(name, {"schedule": "legacy", setting: 7}), setting) == 7
+    legacy = learner_settings(name, {"schedule": "legacy"})
+    assert getattr(legacy, setting) == {"epochs": 10, "min_updates": 500, "updates_per_round": 50, "bc_epochs": 4}[setting]
+    assert getattr(learner_settings(name), setting) is None
+
+
 @pytest.mark.parametrize("settings, error, match", [
     ({"schedule": "fair"}, ValueError, "equal"),  # names the valid choices
     ({"schedule": None}, TypeError, "schedule"),

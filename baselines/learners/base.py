@@ -124,8 +124,10 @@ class TrainingSettings(SettingsBase):
     """The settings every built-in learner shares: its training rule, learning rate, batch size.
 
     A learner's ``Settings`` subclasses this and sets ``legacy_lr``, the learning rate its legacy
-    rule used; ``lr=None`` resolves to :data:`LR` under ``equal`` and to ``legacy_lr`` under
-    ``legacy``, so ``schedule="legacy"`` alone reproduces the records of the learner's old rule.
+    rule used, and ``legacy_defaults``, the defaults of its settings only that rule reads (declared
+    with default None, refused under ``equal``); ``lr=None`` resolves to :data:`LR` under ``equal``
+    and to ``legacy_lr`` under ``legacy``, so ``schedule="legacy"`` alone reproduces the records
+    of the learner's old rule.
     """
 
     schedule: str = setting("equal", choice(*SCHEDULES), "training rule: `equal` (every learner takes "
@@ -139,11 +141,22 @@ class TrainingSettings(SettingsBase):
     ent_weight: float = setting(1e-3, positive(allow_zero=True), "entropy bonus weight")
 
     legacy_lr: ClassVar[float] = 1e-3
+    #: ``{setting: default}`` of the settings only the legacy rule reads (declared with default None).
+    legacy_defaults: ClassVar[dict[str, Any]] = {}
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.lr is None:  # resolved here so that records carry the rate actually used
+        # resolved here so that records carry the values actually used
+        if self.lr is None:
             object.__setattr__(self, "lr", LR if self.schedule == "equal" else self.legacy_lr)
+        for name, default in self.legacy_defaults.items():
+            value = getattr(self, name)
+            if self.schedule == "legacy" and value is None:
+                object.__setattr__(self, name, default)
+            elif self.schedule == "equal" and value is not None:  # it would be silently ignored
+                raise ValueError(f"{name}={value!r} applies to schedule='legacy' only; under schedule='equal' "
+                                 f"every learner takes ceil(updates_per_label * labels) gradient steps: set "
+                                 f"updates_per_label, or schedule='legacy'")
 
 
 def settings_docs(settings_cls: type) -> dict[str, tuple[Any, str]]:

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 from imitation.data import rollout, types
@@ -14,7 +15,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 
 from baselines.batches import ShuffledBatches
 from baselines.bc_trainer import make_bc_trainer, quiet_logger
-from baselines.learners.base import Accounting, OnRound, TrainingSettings, equal_updates, integer, setting
+from baselines.learners.base import Accounting, OnRound, TrainingSettings, equal_updates, integer, optional, setting
 from baselines.oracle_policy import LabelBudget, OraclePolicy
 from baselines.seeds import RunSeeds
 from baselines.task import Task
@@ -87,9 +88,12 @@ class BC:
 
     @dataclass(frozen=True)
     class Settings(TrainingSettings):
-        epochs: int = setting(10, integer(1), "`legacy`: passes over the data (gradient steps = max(min_updates, "
-                              "epochs*B/batch_size))")
-        min_updates: int = setting(500, integer(1), "`legacy`: at least this many gradient steps")
+        epochs: int | None = setting(None, optional(integer(1)), "`legacy` only (None: 10): passes over the data "
+                                     "(gradient steps = max(min_updates, epochs*B/batch_size))")
+        min_updates: int | None = setting(None, optional(integer(1)), "`legacy` only (None: 500): at least this "
+                                          "many gradient steps")
+
+        legacy_defaults: ClassVar[dict[str, Any]] = {"epochs": 10, "min_updates": 500}
 
     def __init__(self, *, clean: bool = False) -> None:
         self.clean = clean
@@ -100,7 +104,7 @@ class BC:
         transitions = rollout.flatten_trajectories(demos)
         batch_size = min(settings.batch_size, len(transitions))
         if settings.schedule == "legacy":
-            updates = max(settings.min_updates, settings.epochs * len(transitions) // batch_size)
+            updates = max(settings.min_updates, settings.epochs * len(transitions) // batch_size)  # type: ignore[operator]  (resolved: never None here)
         else:
             updates = equal_updates(labels, settings.updates_per_label)
         fit(policy, transitions.obs, transitions.acts, updates=updates, batch_size=batch_size, lr=settings.lr,

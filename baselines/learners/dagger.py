@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import datasets
 from imitation.algorithms.dagger import LinearBetaSchedule, SimpleDAggerTrainer
@@ -12,7 +13,7 @@ from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from baselines.bc_trainer import make_bc_trainer, quiet_logger
-from baselines.learners.base import Accounting, OnRound, TrainingSettings, equal_updates, integer, setting
+from baselines.learners.base import Accounting, OnRound, TrainingSettings, equal_updates, integer, optional, setting
 from baselines.oracle_policy import LabelBudget, OraclePolicy
 from baselines.seeds import RunSeeds
 from baselines.task import Task
@@ -37,7 +38,10 @@ class DAgger:
         beta_rampdown: int = setting(15, integer(1), "rounds over which the expert's acting probability falls to 0")
         round_min_timesteps: int = setting(500, integer(1), "labelled steps collected per round (at least)")
         round_min_episodes: int = setting(3, integer(1), "episodes collected per round (at least)")
-        bc_epochs: int = setting(4, integer(1), "`legacy`: BC epochs over all labels after each round")
+        bc_epochs: int | None = setting(None, optional(integer(1)), "`legacy` only (None: 4): BC epochs over all "
+                                        "labels after each round")
+
+        legacy_defaults: ClassVar[dict[str, Any]] = {"bc_epochs": 4}
 
     def train(self, policy: ActorCriticPolicy, task: Task, *, budget: int, seed: int, settings: DAgger.Settings,
               on_round: OnRound | None = None) -> Accounting:

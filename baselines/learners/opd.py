@@ -18,7 +18,7 @@ Face dataset. The gradient steps stay imitation's (``bc.BC.train``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 from gymnasium import spaces
@@ -27,7 +27,7 @@ from stable_baselines3.common.policies import ActorCriticPolicy
 from baselines.batches import ShuffledBatches
 from baselines.bc_trainer import make_bc_trainer, quiet_logger
 from baselines.learners.base import (
-    Accounting, OnRound, TrainingSettings, boolean, choice, equal_updates, integer, probability, setting,
+    Accounting, OnRound, TrainingSettings, boolean, choice, equal_updates, integer, optional, probability, setting,
 )
 from baselines.losses import DISCRETE_ONLY_LOSSES, DISTRIBUTION_LOSSES, LOSSES
 from baselines.seeds import RunSeeds
@@ -67,9 +67,11 @@ class OPD:
         lmbda: float = setting(0.0, probability, "fraction of episodes acted by the noisy expert (GKD's lambda)")
         greedy_rollouts: bool = setting(True, boolean, "the learner acts greedily (False: samples its actions)")
         episodes_per_round: int = setting(1, integer(1), "episodes rolled out before each training round")
-        updates_per_round: int = setting(50, integer(1), "`legacy`: gradient steps per round (at lr 3e-3)")
+        updates_per_round: int | None = setting(None, optional(integer(1)), "`legacy` only (None: 50): gradient "
+                                                "steps per round (at lr 3e-3)")
 
         legacy_lr: ClassVar[float] = 3e-3
+        legacy_defaults: ClassVar[dict[str, Any]] = {"updates_per_round": 50}
 
     def check(self, task: Task, budget: int, settings: OPD.Settings) -> None:
         """``ValueError`` unless the loss fits the task's actions and the budget pays for one state."""
@@ -129,7 +131,7 @@ class OPD:
                 #    Under `equal` this round's steps bring the total to U(labels so far), so a round
                 #    with few labels gets few steps (possibly none).
                 if s.schedule == "legacy":
-                    steps = s.updates_per_round
+                    steps = int(s.updates_per_round)  # type: ignore[arg-type]  (resolved: never None here)
                 else:
                     steps = equal_updates(acc.labels_used, s.updates_per_label) - acc.updates
                 if steps > 0:

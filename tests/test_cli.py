@@ -21,7 +21,7 @@ from baselines.config import parse_config
 TINY = {
     "name": "tiny-cli",
     "envs": [{"id": "NoisyExpert/CombinationLock-v0", "kwargs": {"horizon": 2}}],
-    "algorithms": [{"name": "opd", "updates_per_round": 5, "label": "opd"}],
+    "algorithms": [{"name": "opd", "updates_per_label": 0.5, "label": "opd"}],
     "budgets": [20, 40],
     "seeds": 2,
     "eval_episodes": 2,

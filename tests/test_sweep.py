@@ -27,8 +27,8 @@ TINY = {
     "envs": [{"id": "NoisyExpert/CombinationLock-v0", "kwargs": {"noise": "uniform", "epsilon": 0.2},
               "grid": {"horizon": [2, 3]}}],
     "algorithms": [
-        {"name": "bc", "min_updates": 20, "epochs": 1},
-        {"name": "opd", "updates_per_round": 5, "label": "opd-sampled"},
+        {"name": "bc", "updates_per_label": 0.5},
+        {"name": "opd", "updates_per_label": 0.5, "label": "opd-sampled"},
     ],
     "budgets": [40],
     "seeds": 2,
@@ -49,7 +49,7 @@ def test_config_expands_to_a_grid_with_stable_keys():
     config = parse_config(TINY)
     assert len(config.cells) == 2 * 2 * 1 * 2
     assert {c["env_kwargs"]["horizon"] for c in config.cells} == {2, 3}
-    assert {c["label"] for c in config.cells} == {"bc(min_updates=20, epochs=1)", "opd-sampled"}
+    assert {c["label"] for c in config.cells} == {"bc(updates_per_label=0.5)", "opd-sampled"}
     keys = [cell_key(c) for c in config.cells]
     assert len(set(keys)) == len(keys)
     assert keys == [cell_key(c) for c in parse_config(copy.deepcopy(TINY)).cells]  # stable
@@ -177,7 +177,7 @@ def test_ray_backend_gives_the_same_records_as_the_local_one(tmp_path):
 
 
 def test_records_are_json_lines(tmp_path):
-    run_sweep(parse_config(_with(seeds=[5], budgets=[32], algorithms=[{"name": "bc", "min_updates": 5, "epochs": 1}])),
+    run_sweep(parse_config(_with(seeds=[5], budgets=[32], algorithms=[{"name": "bc", "updates_per_label": 0.25}])),
               tmp_path, jobs=1, progress=False)
     lines = (tmp_path / "results.jsonl").read_text().splitlines()
     assert len(lines) == 2 and all(json.loads(line)["seed"] == 5 for line in lines)

@@ -8,8 +8,9 @@ and ``train(policy, task, *, budget, seed, settings, on_round=None) -> Accountin
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Protocol, runtime_checkable
+from typing import Any, Callable, ClassVar, Mapping, Protocol, runtime_checkable
 
 from stable_baselines3.common.policies import BasePolicy
 
@@ -88,6 +89,10 @@ def choice(*choices: str) -> Callable[[str, Any], Any]:
     return lambda name, value: check_choice(name, value, choices)
 
 
+def optional(check: Callable[[str, Any], Any]) -> Callable[[str, Any], Any]:
+    return lambda name, value: None if value is None else check(name, value)
+
+
 class SettingsBase:
     """Mix-in for a learner's frozen ``Settings`` dataclass: runs every field's check."""
 
@@ -96,6 +101,62 @@ class SettingsBase:
             check = f.metadata.get("check")
             if check is not None:
                 check(f.name, getattr(self, f.name))
+
+
+# -- the training rule every built-in learner shares ---------------------------------------------
+
+#: ``"equal"``: after L labels every learner has taken ``equal_updates(L, updates_per_label)``
+#: gradient steps in all; ``"legacy"``: each learner's own rule from before the rule was shared.
+SCHEDULES = ("equal", "legacy")
+UPDATES_PER_LABEL = 2.0
+LR = 3e-3
+BATCH_SIZE = 32
+
+
+def equal_updates(labels: int, updates_per_label: float) -> int:
+    """``U(L) = ceil(updates_per_label * L)``: the gradient steps taken in all after ``L`` labels
+    under the ``equal`` schedule (rounded first so that e.g. 0.1 * 30 gives 3, not 4)."""
+    return math.ceil(round(updates_per_label * labels, 9))
+
+
+@dataclass(frozen=True)
+class TrainingSettings(SettingsBase):
+    """The settings every built-in learner shares: its training rule, learning rate, batch size.
+
+    A learner's ``Settings`` subclasses this and sets ``legacy_lr``, the learning rate its legacy
+    rule used, and ``legacy_defaults``, the defaults of its settings only that rule reads (declared
+    with default None, refused under ``equal``); ``lr=None`` resolves to :data:`LR` under ``equal``
+    and to ``legacy_lr`` under ``legacy``, so ``schedule="legacy"`` alone reproduces the records
+    of the learner's old rule.
+    """
+
+    schedule: str = setting("equal", choice(*SCHEDULES), "training rule: `equal` (every learner takes "
+                            "ceil(updates_per_label * labels) gradient steps in all) or `legacy` (this learner's "
+                            "old rule, see its legacy settings)")
+    updates_per_label: float = setting(UPDATES_PER_LABEL, positive(), "`equal`: gradient steps per label, the "
+                                       "same for every learner (online learners spread them over rounds)")
+    lr: float | None = setting(None, optional(positive()), f"Adam learning rate (None: {LR} under `equal`, the "
+                               "learner's legacy rate under `legacy`)")
+    batch_size: int = setting(BATCH_SIZE, integer(1), "minibatch size (capped at the number of labelled states)")
+    ent_weight: float = setting(1e-3, positive(allow_zero=True), "entropy bonus weight")
+
+    legacy_lr: ClassVar[float] = 1e-3
+    #: ``{setting: default}`` of the settings only the legacy rule reads (declared with default None).
+    legacy_defaults: ClassVar[dict[str, Any]] = {}
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        # resolved here so that records carry the values actually used
+        if self.lr is None:
+            object.__setattr__(self, "lr", LR if self.schedule == "equal" else self.legacy_lr)
+        for name, default in self.legacy_defaults.items():
+            value = getattr(self, name)
+            if self.schedule == "legacy" and value is None:
+                object.__setattr__(self, name, default)
+            elif self.schedule == "equal" and value is not None:  # it would be silently ignored
+                raise ValueError(f"{name}={value!r} applies to schedule='legacy' only; under schedule='equal' "
+                                 f"every learner takes ceil(updates_per_label * labels) gradient steps: set "
+                                 f"updates_per_label, or schedule='legacy'")
 
 
 def settings_docs(settings_cls: type) -> dict[str, tuple[Any, str]]:

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 from imitation.data import rollout, types
@@ -14,7 +15,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 
 from baselines.batches import ShuffledBatches
 from baselines.bc_trainer import make_bc_trainer, quiet_logger
-from baselines.learners.base import Accounting, OnRound, SettingsBase, integer, positive, setting
+from baselines.learners.base import Accounting, OnRound, TrainingSettings, equal_updates, integer, optional, setting
 from baselines.oracle_policy import LabelBudget, OraclePolicy
 from baselines.seeds import RunSeeds
 from baselines.task import Task
@@ -79,18 +80,20 @@ def fit(
 class BC:
     """Behaviour cloning on ``budget`` expert-labelled transitions (noisy, or clean for ``bc_clean``).
 
-    Trains for ``max(min_updates, epochs * n_transitions / batch_size)`` gradient steps.
+    Trains for ``ceil(updates_per_label * budget)`` gradient steps (``schedule="equal"``), or for
+    ``max(min_updates, epochs * n_transitions / batch_size)`` at lr 1e-3 (``schedule="legacy"``).
     """
 
     online = False  # one fit on a fixed data set: labels_to_target searches the budget
 
     @dataclass(frozen=True)
-    class Settings(SettingsBase):
-        epochs: int = setting(10, integer(1), "passes over the data (gradient steps = max(min_updates, epochs*B/batch_size))")
-        min_updates: int = setting(500, integer(1), "at least this many gradient steps")
-        batch_size: int = setting(32, integer(1), "minibatch size (capped at the number of labels)")
-        lr: float = setting(1e-3, positive(), "Adam learning rate")
-        ent_weight: float = setting(1e-3, positive(allow_zero=True), "entropy bonus weight")
+    class Settings(TrainingSettings):
+        epochs: int | None = setting(None, optional(integer(1)), "`legacy` only (None: 10): passes over the data "
+                                     "(gradient steps = max(min_updates, epochs*B/batch_size))")
+        min_updates: int | None = setting(None, optional(integer(1)), "`legacy` only (None: 500): at least this "
+                                          "many gradient steps")
+
+        legacy_defaults: ClassVar[dict[str, Any]] = {"epochs": 10, "min_updates": 500}
 
     def __init__(self, *, clean: bool = False) -> None:
         self.clean = clean
@@ -100,7 +103,10 @@ class BC:
         demos, labels = collect_demonstrations(task, budget, seed, clean=self.clean)
         transitions = rollout.flatten_trajectories(demos)
         batch_size = min(settings.batch_size, len(transitions))
-        updates = max(settings.min_updates, settings.epochs * len(transitions) // batch_size)
+        if settings.schedule == "legacy":
+            updates = max(settings.min_updates, settings.epochs * len(transitions) // batch_size)  # type: ignore[operator]  (resolved: never None here)
+        else:
+            updates = equal_updates(labels, settings.updates_per_label)
         fit(policy, transitions.obs, transitions.acts, updates=updates, batch_size=batch_size, lr=settings.lr,
             ent_weight=settings.ent_weight, rng=RunSeeds(seed).learner_rng())
         accounting = Accounting(labels_used=labels, env_steps=labels, updates=updates, episodes=len(demos), rounds=1)

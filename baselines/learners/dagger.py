@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import datasets
 from imitation.algorithms.dagger import LinearBetaSchedule, SimpleDAggerTrainer
@@ -12,7 +13,7 @@ from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from baselines.bc_trainer import make_bc_trainer, quiet_logger
-from baselines.learners.base import Accounting, OnRound, SettingsBase, integer, positive, setting
+from baselines.learners.base import Accounting, OnRound, TrainingSettings, equal_updates, integer, optional, setting
 from baselines.oracle_policy import LabelBudget, OraclePolicy
 from baselines.seeds import RunSeeds
 from baselines.task import Task
@@ -21,7 +22,9 @@ from baselines.task import Task
 class DAgger:
     """imitation's DAgger: each round the expert acts with probability beta (linear ramp-down over
     ``beta_rampdown`` rounds), else the learner acts (imitation *samples* its action); the expert
-    labels every visited state; BC trains on all labels so far.
+    labels every visited state; BC trains on all labels so far (``schedule="equal"``: until the
+    gradient steps total ``ceil(updates_per_label * labels so far)``; ``"legacy"``: ``bc_epochs``
+    epochs at lr 1e-3).
 
     We drive the rounds ourselves instead of calling ``SimpleDAggerTrainer.train`` because that loop
     finishes whole episodes past its timestep target, spending labels beyond the budget; here the env
@@ -31,14 +34,14 @@ class DAgger:
     online = True  # trains in rounds: labels_to_target evaluates after each one
 
     @dataclass(frozen=True)
-    class Settings(SettingsBase):
+    class Settings(TrainingSettings):
         beta_rampdown: int = setting(15, integer(1), "rounds over which the expert's acting probability falls to 0")
         round_min_timesteps: int = setting(500, integer(1), "labelled steps collected per round (at least)")
         round_min_episodes: int = setting(3, integer(1), "episodes collected per round (at least)")
-        bc_epochs: int = setting(4, integer(1), "BC epochs over all labels after each round")
-        batch_size: int = setting(32, integer(1), "minibatch size (capped at the budget)")
-        lr: float = setting(1e-3, positive(), "Adam learning rate")
-        ent_weight: float = setting(1e-3, positive(allow_zero=True), "entropy bonus weight")
+        bc_epochs: int | None = setting(None, optional(integer(1)), "`legacy` only (None: 4): BC epochs over all "
+                                        "labels after each round")
+
+        legacy_defaults: ClassVar[dict[str, Any]] = {"bc_epochs": 4}
 
     def train(self, policy: ActorCriticPolicy, task: Task, *, budget: int, seed: int, settings: DAgger.Settings,
               on_round: OnRound | None = None) -> Accounting:
@@ -56,8 +59,7 @@ class DAgger:
         def count_update(*_: object) -> None:
             accounting.updates += 1
 
-        bc_kwargs = {"n_epochs": settings.bc_epochs, "progress_bar": False, "log_rollouts_venv": None,
-                     "on_batch_end": count_update}
+        bc_kwargs = {"progress_bar": False, "log_rollouts_venv": None, "on_batch_end": count_update}
         with quiet_logger() as logger, tempfile.TemporaryDirectory(prefix="noisy-expert-dagger-") as scratch:
             bc_trainer = make_bc_trainer(policy, rng, logger, batch_size=batch_size, lr=settings.lr,
                                          ent_weight=settings.ent_weight)
@@ -84,7 +86,11 @@ class DAgger:
                     expert, collector, round_done, rng=collector.rng, deterministic_policy=True
                 )
                 accounting.episodes += len(trajectories)
-                trainer.extend_and_update(bc_kwargs)
+                if settings.schedule == "legacy":
+                    length = {"n_epochs": settings.bc_epochs}
+                else:  # bring the total to U(labels so far); the round's data are already counted
+                    length = {"n_batches": equal_updates(oracle.queries, settings.updates_per_label) - accounting.updates}
+                trainer.extend_and_update({**bc_kwargs, **length})
                 accounting.rounds += 1
                 accounting.labels_used = oracle.queries
                 accounting.env_steps = env.steps

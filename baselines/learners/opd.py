@@ -4,7 +4,9 @@ One round, top to bottom in :meth:`OPD.train`: roll out (the learner acts, greed
 GKD-style fraction ``lmbda`` of episodes is acted by the noisy expert instead), label every visited
 state with the oracle (as many as the budget allows), add the labels to the dataset, and train the
 learner on all labels so far with imitation's BC trainer and a distillation loss. Repeat until the
-budget is spent.
+budget is spent. Under the default ``schedule="equal"`` a round takes the gradient steps that bring
+the total to ``ceil(updates_per_label * labels so far)`` (the same total BC takes at that many
+labels); under ``"legacy"`` it takes ``updates_per_round`` steps.
 
 We write this loop rather than reuse ``SimpleDAggerTrainer`` because DAgger (a) always *samples* the
 learner's actions, which with a noisy teacher reproduces the noise and makes it behave like offline
@@ -16,6 +18,7 @@ Face dataset. The gradient steps stay imitation's (``bc.BC.train``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 from gymnasium import spaces
@@ -24,7 +27,7 @@ from stable_baselines3.common.policies import ActorCriticPolicy
 from baselines.batches import ShuffledBatches
 from baselines.bc_trainer import make_bc_trainer, quiet_logger
 from baselines.learners.base import (
-    Accounting, OnRound, SettingsBase, boolean, choice, integer, positive, probability, setting,
+    Accounting, OnRound, TrainingSettings, boolean, choice, equal_updates, integer, optional, probability, setting,
 )
 from baselines.losses import DISCRETE_ONLY_LOSSES, DISTRIBUTION_LOSSES, LOSSES
 from baselines.seeds import RunSeeds
@@ -57,17 +60,18 @@ class OPD:
     online = True  # trains in rounds: labels_to_target evaluates after each one
 
     @dataclass(frozen=True)
-    class Settings(SettingsBase):
+    class Settings(TrainingSettings):
         loss: str = setting("sampled", choice(*LOSSES), "training target: one label, a plurality of k, or the distribution")
         k: int = setting(3, integer(1), "labels per state for the plurality loss")
         beta: float = setting(0.5, probability, "gjsd interpolation: 0 forward KL, 1 reverse KL")
         lmbda: float = setting(0.0, probability, "fraction of episodes acted by the noisy expert (GKD's lambda)")
         greedy_rollouts: bool = setting(True, boolean, "the learner acts greedily (False: samples its actions)")
         episodes_per_round: int = setting(1, integer(1), "episodes rolled out before each training round")
-        updates_per_round: int = setting(50, integer(1), "gradient steps per round")
-        batch_size: int = setting(32, integer(1), "minibatch size (capped at the number of labelled states)")
-        lr: float = setting(3e-3, positive(), "Adam learning rate")
-        ent_weight: float = setting(1e-3, positive(allow_zero=True), "entropy bonus weight")
+        updates_per_round: int | None = setting(None, optional(integer(1)), "`legacy` only (None: 50): gradient "
+                                                "steps per round (at lr 3e-3)")
+
+        legacy_lr: ClassVar[float] = 3e-3
+        legacy_defaults: ClassVar[dict[str, Any]] = {"updates_per_round": 50}
 
     def check(self, task: Task, budget: int, settings: OPD.Settings) -> None:
         """``ValueError`` unless the loss fits the task's actions and the budget pays for one state."""
@@ -124,12 +128,19 @@ class OPD:
                 acc.labels_used = oracle.queries
                 acc.extra["labelled_states"] += n_labels
                 # 3. Train on all labels so far (BC's loader drops incomplete batches: cap the batch size).
-                all_obs = np.concatenate(dataset_obs)
-                all_targets = np.concatenate(dataset_targets)
-                trainer.batch_size = trainer.minibatch_size = min(s.batch_size, len(all_obs))
-                trainer.set_demonstrations(ShuffledBatches(all_obs, all_targets, trainer.batch_size, rng))
-                trainer.train(n_batches=s.updates_per_round, progress_bar=False, log_interval=s.updates_per_round + 1)
-                acc.updates += s.updates_per_round
+                #    Under `equal` this round's steps bring the total to U(labels so far), so a round
+                #    with few labels gets few steps (possibly none).
+                if s.schedule == "legacy":
+                    steps = int(s.updates_per_round)  # type: ignore[arg-type]  (resolved: never None here)
+                else:
+                    steps = equal_updates(acc.labels_used, s.updates_per_label) - acc.updates
+                if steps > 0:
+                    all_obs = np.concatenate(dataset_obs)
+                    all_targets = np.concatenate(dataset_targets)
+                    trainer.batch_size = trainer.minibatch_size = min(s.batch_size, len(all_obs))
+                    trainer.set_demonstrations(ShuffledBatches(all_obs, all_targets, trainer.batch_size, rng))
+                    trainer.train(n_batches=steps, progress_bar=False, log_interval=steps + 1)
+                    acc.updates += steps
                 acc.rounds += 1
                 if on_round is not None and on_round(policy, acc):
                     break

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+from conftest import require_baselines_stack
+
+require_baselines_stack()  # before the stack's imports (imitation, scipy, yaml, ...)
+
 import json
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from baselines import run
 from baselines.learners import LEARNERS, learner_settings

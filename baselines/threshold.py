@@ -34,7 +34,8 @@ class Threshold:
     ``labels`` is the smallest budget found to reach the target (``None``: not reached within
     ``max_budget``); ``bracket = (lo, hi)``: the target is missed at ``lo`` labels (0: no labels)
     and reached at ``hi == labels`` (``hi`` is ``None`` when not reached, ``lo`` then the largest
-    budget tried); ``hi / lo <= resolution`` unless ``lo == 0``. ``runs`` counts trainings.
+    budget tried); ``hi / lo <= resolution`` unless ``lo == 0`` or ``hi == lo + 1`` (no budget lies
+    between). ``runs`` counts trainings.
     """
 
     labels: int | None

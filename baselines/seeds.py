@@ -20,6 +20,9 @@ from noisy_expert_envs.oracle import oracle_seed
 _TAG_BITS = 60
 _TRAIN_TAG = 1
 _EVAL_TAG = 2
+#: Every stream name in use; their first four bytes (the spawn key) must be distinct.
+_STREAMS = ("torch", "oracle", "learner", "train-episode", "eval-episode")
+assert len({name.encode()[:4] for name in _STREAMS}) == len(_STREAMS), "seed stream names collide"
 
 
 @dataclass(frozen=True)
@@ -33,8 +36,9 @@ class RunSeeds:
             raise ValueError(f"a run seed must be an integer >= 0, got {self.seed!r}")
 
     def _stream(self, name: str, *index: int) -> np.random.SeedSequence:
-        # Stream names are hashed into the spawn key: adding a stream never shifts another one.
-        key = int.from_bytes(name.encode(), "little") % (2**32)
+        # A stream's spawn key comes from its name (not from a position), so adding a stream never
+        # shifts another one. Only the name's first four bytes count: _STREAMS must differ there.
+        key = int.from_bytes(name.encode()[:4], "little")
         return np.random.SeedSequence(int(self.seed), spawn_key=(key, *index))
 
     def _episode(self, name: str, tag: int, index: int) -> int:

@@ -58,7 +58,8 @@ THRESHOLD_FIELDS: dict[str, tuple[type, ...]] = {
 CELL_FIELDS: dict[str, tuple[type, ...]] = {
     "env_id": (str,), "env_kwargs": (dict,), "algo": (str,), "label": (str,), "budget": (int,), "seed": (int,),
 }
-THRESHOLD_CELL_FIELDS = {**{k: v for k, v in CELL_FIELDS.items() if k != "budget"}, "max_budget": (int,)}
+THRESHOLD_CELL_FIELDS = {**{k: v for k, v in CELL_FIELDS.items() if k != "budget"}, "max_budget": (int,),
+                         "target": _NUMBER, "resolution": _NUMBER}
 FINGERPRINT_FIELD = "config_fingerprint"
 VERSIONED_PACKAGES = ("noisy-expert-envs", "imitation", "stable-baselines3", "gymnasium", "torch", "numpy")
 
@@ -144,6 +145,23 @@ def record_problem(record: Any) -> str | None:
             value = holder.get(name)
             if name not in holder or not isinstance(value, types_) or isinstance(value, bool):
                 return f"{where} lacks {name!r} or it has the wrong type ({value!r})"
+    if threshold and status == "ok":
+        return _bracket_problem(record["bracket"], record["labels_to_target"])
+    return None
+
+
+def _bracket_problem(bracket: list[Any], labels: int | None) -> str | None:
+    """What is wrong with a threshold record's ``bracket`` ``[lo, hi]`` and ``labels_to_target``."""
+    def count(x: Any) -> bool:
+        return isinstance(x, int) and not isinstance(x, bool) and x >= 0
+
+    if len(bracket) != 2 or not count(bracket[0]) or not (bracket[1] is None or count(bracket[1])):
+        return f"bracket {bracket!r} is not [lo, hi] with integer counts (hi may be null)"
+    lo, hi = bracket
+    if hi is not None and hi <= lo:
+        return f"bracket {bracket!r} has hi <= lo"
+    if labels != hi:
+        return f"labels_to_target {labels!r} is not the bracket's hi {hi!r}"
     return None
 
 

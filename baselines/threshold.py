@@ -17,9 +17,11 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import torch as th
+
 from baselines.evaluation import score
 from baselines.experiment import run
-from baselines.learners import LEARNERS, get_learner
+from baselines.learners import LEARNERS, check_learner_fits, get_learner, learner_settings
 from baselines.seeds import RunSeeds
 from baselines.task import Task
 from noisy_expert_envs._validation import check_int, check_real
@@ -77,12 +79,20 @@ def labels_to_target(
     """
     get_learner(algo)
     _check(target, max_budget, resolution, start)
+    chosen = learner_settings(algo, settings)  # bad settings raise here, before any training
+    task = Task(env_id, dict(env_kwargs or {}))
     common = dict(env_kwargs=dict(env_kwargs or {}), eval_episodes=eval_episodes,
                   deterministic_eval=deterministic_eval, policy_kwargs=policy_kwargs, **settings)
     runs = 0
 
     def reached(budget: int) -> bool:
         nonlocal runs
+        try:  # a budget the learner cannot train with (e.g. below plurality's k) misses the target
+            check_learner_fits(algo, task, budget, chosen)
+        except ValueError:
+            if budget >= max_budget:
+                raise
+            return False
         runs += 1
         return run(algo, env_id, budget=budget, seed=seed, **common).metric() >= target
 
@@ -122,7 +132,11 @@ def _online_bracket(algo: str, env_id: str, seed: int, target: float, max_budget
     history: list[tuple[int, bool]] = []
 
     def on_round(policy: Any, accounting: Any) -> bool:
+        # Evaluating must not move torch's RNG (sampled evaluation, sampling learners): training then
+        # continues exactly as run(budget=labels so far) would have trained.
+        state = th.get_rng_state()
         ok = score(task, policy, eval_seeds, common["deterministic_eval"]).metric() >= target
+        th.set_rng_state(state)
         history.append((accounting.labels_used, ok))
         return ok
 

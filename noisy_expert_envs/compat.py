@@ -118,7 +118,17 @@ def make_lunar_lander_env(
 
     ``continuous`` is deliberately not a parameter: the clean expert is the discrete heuristic.
     """
-    return lunar_lander_module().LunarLander(
+    env = lunar_lander_module().LunarLander(
         render_mode=render_mode, continuous=False, gravity=gravity, enable_wind=enable_wind,
         wind_power=wind_power, turbulence_power=turbulence_power,
     )
+    if not GYMNASIUM_1:
+        # 0.29's bounds are narrower than what the env produces (a lander climbing past y = 1.5 is
+        # returned, and our oracle refuses observations outside the space); 1.0 widened them to these.
+        import numpy as np
+        from gymnasium import spaces
+
+        high = np.array([2.5, 2.5, 10.0, 10.0, 2 * np.pi, 10.0, 1.0, 1.0], dtype=np.float32)
+        low = np.concatenate([-high[:6], np.zeros(2, dtype=np.float32)])
+        env.observation_space = spaces.Box(low, high, dtype=np.float32)
+    return env

@@ -7,6 +7,8 @@ from conftest import require_baselines_stack
 
 require_baselines_stack()  # before the stack's imports (imitation, scipy, yaml, ...)
 
+import re
+
 import numpy as np
 from imitation.data import rollout
 
@@ -135,3 +137,36 @@ def test_threshold_sweep_records_and_resumes(tmp_path) -> None:
         assert again.labels == r["labels_to_target"]  # deterministic
     resumed = run_sweep(config, tmp_path, jobs=1, progress=False)
     assert (resumed.skipped, resumed.ok) == (4, 0)
+
+
+@pytest.mark.parametrize("bracket, labels, problem", [
+    ([10, 20, 30], 20, "not \\[lo, hi\\]"), (["x", None], None, "not \\[lo, hi\\]"), ([True, False], False, "wrong type"),
+    ([50, 20], 20, "hi <= lo"), ([10, 20], 30, "not the bracket's hi"), ([10, None], None, None),
+])
+def test_the_store_checks_threshold_brackets(bracket, labels, problem) -> None:
+    from baselines.config import cell_key, parse_config
+    from baselines.store import make_record, record_problem
+
+    cell = parse_config(THRESHOLD_CONFIG, check_envs=False).cells[0]
+    record = make_record(cell, cell_key(cell), "ok", algo=cell["algo"], env_id=cell["env_id"], label=cell["label"],
+                         env_kwargs=cell["env_kwargs"], seed=cell["seed"], labels_to_target=labels,
+                         bracket=bracket, runs=1, wall_time_s=1.0)
+    record["config_fingerprint"] = "0" * 64
+    found = record_problem(record)
+    assert found is None if problem is None else re.search(problem, found)
+    no_target = dict(record, cell={k: v for k, v in cell.items() if k != "target"})
+    no_target["cell_key"] = cell_key(no_target["cell"])
+    assert "target" in record_problem(no_target)
+
+
+def test_plurality_search_below_k_counts_as_a_miss_and_sampling_learners_stay_consistent() -> None:
+    t = labels_to_target("opd", LOCK, seed=0, target=0.5, max_budget=60, eval_episodes=3,
+                         env_kwargs=dict(horizon=1), loss="plurality", k=3)
+    _check_bracket(t)
+    assert t.labels >= 3  # budgets below k cannot label a state
+    # Sampled evaluation and a sampling learner: evaluating after each round must not move torch's
+    # RNG, or the long training and run(budget=labels) part ways.
+    kw = dict(env_kwargs=dict(horizon=6), eval_episodes=3, greedy_rollouts=False, deterministic_eval=False)
+    t = labels_to_target("opd", LOCK, seed=0, max_budget=3000, **kw)
+    _check_bracket(t)
+    assert run("opd", LOCK, budget=t.labels, seed=0, **kw).success_rate >= 0.9

@@ -97,7 +97,7 @@ def labels_to_target(
         return run(algo, env_id, budget=budget, seed=seed, **common).metric() >= target
 
     if getattr(LEARNERS[algo], "online", False):
-        lo, hi = _online_bracket(algo, env_id, seed, target, max_budget, common)
+        lo, hi = _online_bracket(algo, task, seed, target, max_budget, common)
         runs += 1
     else:
         lo, hi = _gallop(reached, min(start, max_budget), max_budget)
@@ -124,10 +124,9 @@ def _gallop(reached: Any, start: int, max_budget: int) -> tuple[int, int | None]
         lo, budget = budget, min(2 * budget, max_budget)
 
 
-def _online_bracket(algo: str, env_id: str, seed: int, target: float, max_budget: int,
+def _online_bracket(algo: str, task: Task, seed: int, target: float, max_budget: int,
                     common: dict[str, Any]) -> tuple[int, int | None]:
     """One training up to ``max_budget``, evaluated after every round; stop at the first success."""
-    task = Task(env_id, common["env_kwargs"])
     eval_seeds = RunSeeds(seed).eval_episodes(common["eval_episodes"])
     history: list[tuple[int, bool]] = []
 
@@ -140,7 +139,7 @@ def _online_bracket(algo: str, env_id: str, seed: int, target: float, max_budget
         history.append((accounting.labels_used, ok))
         return ok
 
-    result = run(algo, env_id, budget=max_budget, seed=seed, on_round=on_round, **common)
+    result = run(algo, task.env_id, budget=max_budget, seed=seed, on_round=on_round, **common)
     if not history or not history[-1][1]:
         return result.labels_used, None
     return (history[-2][0] if len(history) > 1 else 0), history[-1][0]

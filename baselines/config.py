@@ -10,6 +10,7 @@ A configuration is a mapping (usually read from YAML) with these top-level keys:
         grid: {horizon: [5, 10, 15]}                           # lists expanded as a grid
         budgets: [3000]                                        # optional: overrides top-level budgets
         # or per algorithm label: budgets: {opd-plurality: [50, 100], default: [3000]}
+        algorithms: [bc, opd-plurality]                        # optional: only these labels run here
     algorithms:                   # required, non-empty list
       - bc                                                    # a bare name ...
       - {name: opd, loss: plurality, k: 3, label: opd-plurality}  # ... or a name plus settings
@@ -53,7 +54,7 @@ TOP_LEVEL_KEYS = (
     "name", "description", "envs", "algorithms", "budgets", "seeds", "eval_episodes",
     "deterministic_eval", "policy_kwargs", "target", "measure", "max_budget", "resolution",
 )
-ENV_KEYS = ("id", "kwargs", "grid", "budgets", "max_budget", "label")
+ENV_KEYS = ("id", "kwargs", "grid", "budgets", "max_budget", "label", "algorithms")
 ALGO_RESERVED_KEYS = ("name", "label", "budgets", "max_budget")
 DEFAULT_TARGET = 0.9
 #: ``budgets``: train and evaluate at each budget of a grid; ``threshold``: measure each seed's
@@ -154,6 +155,19 @@ def _check_measure(raw: dict[str, Any]) -> str:
     return measure
 
 
+def _env_algorithms(where: str, entry: dict[str, Any], labels: list[str]) -> list[str]:
+    """The algorithm labels an env entry runs (its ``algorithms`` list; default: all of them)."""
+    chosen = entry.get("algorithms", labels)
+    if not isinstance(chosen, list) or not chosen or not all(isinstance(x, str) for x in chosen):
+        _fail(TypeError, where, f"must be a non-empty list of algorithm labels, got {chosen!r}")
+    for label in chosen:
+        if label not in labels:
+            _fail(ValueError, where, f"{label!r} is not an algorithm label; valid: {labels}")
+    if len(set(chosen)) != len(chosen):
+        _fail(ValueError, where, f"duplicate labels in {chosen!r}")
+    return chosen
+
+
 def _expand_env(index: int, entry: Any) -> tuple[str, list[dict[str, Any]], dict[str, list[int]]]:
     where = f"envs[{index}]"
     if isinstance(entry, str):
@@ -219,9 +233,10 @@ def _algorithm(index: int, entry: Any) -> tuple[str, str, dict[str, Any], list[i
 
 
 def _check_env_builds(where: str, env_id: str, kwargs: dict[str, Any], algos: list[tuple[str, str, dict, Any]],
-                      smallest_budgets: list[int], policy_kwargs: dict[str, Any] | None) -> None:
+                      smallest_budgets: list[int], policy_kwargs: dict[str, Any] | None, index: dict[str, int]) -> None:
     """Build the env (and the learner policy) once: unknown ids, task arguments, noise parameters,
-    policy kwargs and learner/task/budget mismatches (each algorithm at its smallest budget) fail here."""
+    policy kwargs and learner/task/budget mismatches (each algorithm at its smallest budget) fail here.
+    ``index`` maps each label to its position in the config's algorithm list (for the message)."""
     from baselines.learners import check_learner_fits, learner_settings
     from baselines.policies import make_policy
     from baselines.task import Task
@@ -240,11 +255,11 @@ def _check_env_builds(where: str, env_id: str, kwargs: dict[str, Any], algos: li
         make_policy(task, None, policy_kwargs)
     except (TypeError, ValueError) as err:
         _fail(type(err), "policy_kwargs", f"cannot build the learner policy for {env_id}: {err}")
-    for i, ((name, label, settings, _), budget) in enumerate(zip(algos, smallest_budgets)):
+    for (name, label, settings, _), budget in zip(algos, smallest_budgets):
         try:
             check_learner_fits(name, task, budget, learner_settings(name, settings))
         except ValueError as err:
-            _fail(ValueError, f"algorithms[{i}]", f"(label {label!r}) {err}")
+            _fail(ValueError, f"algorithms[{index[label]}]", f"(label {label!r}) {err}")
 
 
 def parse_config(raw: Any, *, check_envs: bool = True) -> SweepConfig:
@@ -293,6 +308,8 @@ def parse_config(raw: Any, *, check_envs: bool = True) -> SweepConfig:
     cells: list[dict[str, Any]] = []
     for env_index, entry in enumerate(raw["envs"]):
         env_id, kwargs_list, env_budgets = _expand_env(env_index, entry)
+        here = _env_algorithms(f"envs[{env_index}].algorithms", entry, labels) if isinstance(entry, dict) else labels
+        env_algos = [a for a in algos if a[1] in here]
         stray = sorted(set(env_budgets) - set(labels) - {"default"})
         if stray:
             _fail(ValueError, f"envs[{env_index}].budgets.{stray[0]}",
@@ -300,6 +317,8 @@ def parse_config(raw: Any, *, check_envs: bool = True) -> SweepConfig:
         for kwargs in kwargs_list:
             cell_budgets = []
             for algo_index, (name, label, settings, algo_budgets) in enumerate(algos):
+                if label not in here:
+                    continue
                 budgets = env_budgets.get(label) or algo_budgets or env_budgets.get("default") or top_budgets
                 if budgets is None:
                     _fail(ValueError, budget_key,
@@ -307,9 +326,10 @@ def parse_config(raw: Any, *, check_envs: bool = True) -> SweepConfig:
                           f"algorithms[{algo_index}] has its own")
                 cell_budgets.append(budgets)
             if check_envs:
-                _check_env_builds(f"envs[{env_index}]", env_id, kwargs, algos,
-                                  [min(b) for b in cell_budgets], policy_kwargs)
-            for (name, label, settings, _), budgets in zip(algos, cell_budgets):
+                _check_env_builds(f"envs[{env_index}]", env_id, kwargs, env_algos,
+                                  [min(b) for b in cell_budgets], policy_kwargs,
+                                  {label: i for i, (_, label, _, _) in enumerate(algos)})
+            for (name, label, settings, _), budgets in zip(env_algos, cell_budgets):
                 for budget in budgets:
                     for seed in seeds:
                         cell = {

@@ -7,7 +7,11 @@
     dashed when undecided: exponential ``--``, power ``:``), and the offline prediction
     ``C_OFF * p^-H * L`` (black, as in :func:`baselines.plots.plot_labels_to_target`);
 (b) ``bc_rate_vs_log_inv_p_<env>.png``: BC's fitted exponential rate (95% CI) against the analytic
-    ``log(1/p)`` with the line ``y = x``, when BC was fitted at >= 2 noise levels of one noise model.
+    ``log(1/p)`` with the line ``y = x``, when BC was fitted at >= 2 noise levels of one noise model;
+(c) ``reached_vs_noise_<env>.png``: at each horizon measured at >= 3 noise levels of one noise model,
+    the fraction of seeds that reached the target within ``max_budget`` (Clopper-Pearson 95% CI) and
+    every seed's labels-to-target against the noise level, a colour per algorithm; for ``fixed_wrong``
+    noise a line at epsilon = 1/2, where the hidden wrong action becomes the expert's mode.
 """
 
 from __future__ import annotations
@@ -146,8 +150,72 @@ def plot_rate_vs_log_inv_p(cells: list[GrowthCell], env_id: str, out: Path) -> t
     return path, ""
 
 
+def _noise_series(cells: list[GrowthCell], env_id: str) -> dict[tuple[str, float], dict[str, list[tuple[float, GrowthCell]]]]:
+    """Per (kwargs without noise level, horizon): per label, (noise level, cell) pairs; >= 3 levels only."""
+    series: dict[tuple[str, float], dict[str, list[tuple[float, GrowthCell]]]] = {}
+    for c in cells:
+        level_key = next((k for k in NOISE_LEVEL_KEYS if k in c.env_kwargs), None)
+        if c.env_id != env_id or level_key is None:
+            continue
+        rest = ", ".join(f"{k}={v}" for k, v in sorted(c.env_kwargs.items()) if k != level_key)
+        for h in c.horizons:
+            series.setdefault((rest, h), {}).setdefault(c.label, []).append((float(c.env_kwargs[level_key]), c))
+    return {key: by_label for key, by_label in series.items()
+            if any(len({lvl for lvl, _ in pairs}) >= 3 for pairs in by_label.values())}
+
+
+def plot_reached_vs_noise(cells: list[GrowthCell], env_id: str, out: Path) -> tuple[Path | None, str]:
+    from scipy.stats import binomtest
+
+    series = _noise_series(cells, env_id)
+    if not series:
+        return None, f"reached vs noise level skipped for {env_id}: no horizon measured at >= 3 noise levels"
+    plt = _pyplot()
+    fig, axes = plt.subplots(len(series), 2, figsize=(11.0, 4.2 * len(series)), squeeze=False)
+    labels = sorted({label for by_label in series.values() for label in by_label})
+    colors = {label: f"C{i % 10}" for i, label in enumerate(labels)}
+    for (share, frac), ((rest, h), by_label) in zip(axes, sorted(series.items())):
+        some_cell = next(c for pairs in by_label.values() for _, c in pairs)
+        for j, (label, pairs) in enumerate(sorted(by_label.items())):
+            pairs = sorted(pairs, key=lambda pair: pair[0])
+            levels = np.array([lvl for lvl, _ in pairs])
+            dx = 0.004 * (j - (len(by_label) - 1) / 2)  # algorithms side by side
+            ks = [sum(s.labels is not None for s in c.seeds[h]) for _, c in pairs]
+            ns = [len(c.seeds[h]) for _, c in pairs]
+            cis = [binomtest(k, n).proportion_ci(0.95, method="exact") for k, n in zip(ks, ns)]
+            rates = np.array([k / n for k, n in zip(ks, ns)])
+            err = np.array([(r - ci.low, ci.high - r) for r, ci in zip(rates, cis)]).T
+            budget = max(c.max_budget[h] for _, c in pairs)
+            share.errorbar(levels + dx, rates, yerr=err, marker="o", capsize=3, color=colors[label],
+                           label=f"{label} (within {budget} labels)")
+            for lvl, c in pairs:
+                got = [s.labels for s in c.seeds[h] if s.labels is not None]
+                frac.scatter([lvl + dx] * len(got), got, s=10, alpha=0.7, color=colors[label],
+                             label=label if lvl == pairs[0][0] else None)
+        for ax in (share, frac):
+            if some_cell.env_kwargs.get("noise") == "fixed_wrong":
+                ax.axvline(0.5, color="k", ls="--", lw=0.9, label="ε = ½: the wrong action becomes the mode")
+            ax.set_xlabel("noise level (epsilon)")
+            ax.grid(True, alpha=0.3, which="both")
+            ax.legend(fontsize=6.5)
+        share.set_ylim(-0.05, 1.05)
+        share.set_ylabel(f"fraction of seeds reaching {some_cell.target}")
+        frac.set_yscale("log")
+        frac.set_ylabel("labels-to-target (reached seeds)")
+        title = f"{rest}, {some_cell.horizon_key}={h:g}" if some_cell.horizon_key else rest
+        share.set_title(title, fontsize=9)
+        frac.set_title(title, fontsize=9)
+    fig.suptitle(f"{env_id}: reaching the target vs noise level (bars: Clopper-Pearson 95% CI over seeds)",
+                 fontsize=9)
+    fig.tight_layout()
+    path = out / f"reached_vs_noise_{_slug(env_id)}.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path, ""
+
+
 def draw_threshold_plots(cells: list[GrowthCell], out: Path) -> tuple[list[Path], list[str]]:
-    """Both plots for every env id of ``cells``: the paths written, and a note per skipped plot."""
+    """The plots for every env id of ``cells``: the paths written, and a note per skipped plot."""
     import warnings
 
     paths: list[Path] = []
@@ -155,7 +223,7 @@ def draw_threshold_plots(cells: list[GrowthCell], out: Path) -> tuple[list[Path]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         for env_id in sorted({c.env_id for c in cells}):
-            for fn in (plot_threshold_vs_horizon, plot_rate_vs_log_inv_p):
+            for fn in (plot_threshold_vs_horizon, plot_rate_vs_log_inv_p, plot_reached_vs_noise):
                 path, note = fn(cells, env_id, out)
                 paths.append(path) if path is not None else notes.append(note)
     return paths, notes

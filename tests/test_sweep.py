@@ -55,6 +55,15 @@ def test_config_expands_to_a_grid_with_stable_keys():
     assert keys == [cell_key(c) for c in parse_config(copy.deepcopy(TINY)).cells]  # stable
 
 
+def test_an_env_entry_can_restrict_its_algorithms():
+    envs = [{"id": "NoisyExpert/CombinationLock-v0", "grid": {"horizon": [2, 3]}, "algorithms": ["opd-sampled"]},
+            {"id": "NoisyExpert/CombinationLock-v0", "kwargs": {"horizon": 4}}]
+    cells = parse_config({**TINY, "envs": envs}).cells
+    by_horizon = {h: sorted({c["label"] for c in cells if c["env_kwargs"]["horizon"] == h}) for h in (2, 3, 4)}
+    assert by_horizon == {2: ["opd-sampled"], 3: ["opd-sampled"], 4: ["bc(updates_per_label=0.5)", "opd-sampled"]}
+    assert len(cells) == (2 + 2) * 2  # (2 horizons x 1 algorithm + 1 horizon x 2 algorithms) x 2 seeds
+
+
 def _with(**changes):
     raw = copy.deepcopy(TINY)
     for key, value in changes.items():
@@ -78,6 +87,11 @@ def _with(**changes):
     (_with(envs=[{"id": "NoisyExpert/Nope-v0"}]), ValueError, "envs[0].id"),
     (_with(envs=[{"id": "NoisyExpert/CombinationLock-v0", "colour": 1}]), ValueError, "envs[0].colour"),
     (_with(algorithms=["bc", "bc"]), ValueError, "algorithms"),
+    (_with(envs=[{"id": "NoisyExpert/CombinationLock-v0", "algorithms": ["ppo"]}]), ValueError, "envs[0].algorithms"),
+    (_with(envs=[{"id": "NoisyExpert/CombinationLock-v0", "algorithms": "bc"}]), TypeError, "envs[0].algorithms"),
+    (_with(envs=[{"id": "NoisyExpert/CombinationLock-v0", "algorithms": []}]), TypeError, "envs[0].algorithms"),
+    (_with(envs=[{"id": "NoisyExpert/CombinationLock-v0", "algorithms": ["bc", "bc"]}]), ValueError,
+     "envs[0].algorithms"),
 ])
 def test_bad_configs_fail_naming_the_key(raw, exc, key):
     with pytest.raises(exc, match=rf"config key '{__import__('re').escape(key)}'"):

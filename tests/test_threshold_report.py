@@ -173,3 +173,28 @@ def test_budget_grid_reports_write_no_threshold_output(tmp_path) -> None:
     report = make_report(tmp_path, plots=False)
     assert report.growth == [] and not (tmp_path / "fits.json").exists()
     assert "threshold" not in report.markdown and "Target success: 0.9" in report.markdown
+
+
+def test_reached_vs_noise_plot_counts_the_seeds_that_reached(tmp_path) -> None:
+    from baselines.threshold_plots import _noise_series
+    from baselines.threshold_report import analyse
+
+    records = []
+    for eps, reached in ((0.2, 10), (0.4, 6), (0.6, 0)):
+        kwargs = {"horizon": 20, "epsilon": eps, "n_actions": 4, "noise": "fixed_wrong"}
+        for seed in SEEDS:
+            if seed < reached:
+                records.append(_record(kwargs, "opd-sampled", seed, 100 + seed, (80, 100 + seed), max_budget=3000))
+            else:
+                records.append(_record(kwargs, "opd-sampled", seed, None, (3000, None), max_budget=3000))
+    _write(tmp_path, records)
+    series = _noise_series(analyse(records, n_boot=10), LOCK)
+    (key, by_label), = series.items()
+    assert key == ("n_actions=4, noise=fixed_wrong", 20.0)
+    fractions = {lvl: sum(s.labels is not None for s in c.seeds[20.0]) / len(c.seeds[20.0])
+                 for lvl, c in by_label["opd-sampled"]}
+    assert fractions == {0.2: 1.0, 0.4: 0.6, 0.6: 0.0}
+    report = make_report(tmp_path)
+    assert "reached_vs_noise_NoisyExpert-CombinationLock-v0.png" in {p.name for p in report.plots}
+    # two noise levels are not a series
+    assert _noise_series(analyse([r for r in records if r["env_kwargs"]["epsilon"] != 0.6], n_boot=10), LOCK) == {}

@@ -198,6 +198,7 @@ def plot_reached_vs_noise(cells: list[GrowthCell], env_id: str, out: Path) -> tu
             ax.set_xlabel("noise level (epsilon)")
             ax.grid(True, alpha=0.3, which="both")
             ax.legend(fontsize=6.5)
+        frac.set_xlim(share.get_xlim())  # levels no seed reached have no points on the right panel
         share.set_ylim(-0.05, 1.05)
         share.set_ylabel(f"fraction of seeds reaching {some_cell.target}")
         frac.set_yscale("log")

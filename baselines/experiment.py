@@ -52,10 +52,11 @@ def run(
     ``algo`` is a key of :data:`baselines.learners.LEARNERS`: ``bc`` (offline, noisy-expert
     trajectories), ``bc_clean`` (offline, clean-expert trajectories: the reference), ``dagger``
     (imitation's DAgger with the noisy oracle), ``opd`` (on-policy distillation), or one added with
-    ``register_learner``; ``settings`` are its ``Settings`` fields. ``policy`` is an SB3
-    ``ActorCriticPolicy`` class (with ``policy_kwargs``) or instance. ``on_round(policy,
+    ``register_learner``; ``settings`` are its ``Settings`` fields. ``policy`` is a name (``"mlp"``, the default, or
+    ``"transformer"``), an SB3 ``ActorCriticPolicy`` class (with ``policy_kwargs``) or instance. ``on_round(policy,
     accounting) -> bool`` is called after every training round; True stops training. Evaluation
-    runs ``eval_episodes`` seeded episodes, greedy unless ``deterministic_eval=False``. Bad
+    runs ``eval_episodes`` seeded episodes, greedy unless ``deterministic_eval=False``, on the held-out
+    side of the task's split when ``env_kwargs`` has ``split="train"`` (TokenChain's prompts). Bad
     arguments raise ``TypeError``/``ValueError`` before any training.
     """
     learner = get_learner(algo)
@@ -76,7 +77,7 @@ def run(
         learner_policy = make_policy(task, policy, policy_kwargs)
         accounting = learner.train(learner_policy, task, budget=budget, seed=seed, settings=chosen, on_round=on_round)
         wall_time = time.perf_counter() - start
-        result = score(task, learner_policy, seeds.eval_episodes(eval_episodes), deterministic_eval)
+        result = score(task.evaluation_task(), learner_policy, seeds.eval_episodes(eval_episodes), deterministic_eval)
     if accounting.labels_used > budget:  # an invariant, checked on every run
         raise RuntimeError(f"{algo} used {accounting.labels_used} labels, over its budget of {budget}")
     return RunResult(

@@ -56,7 +56,7 @@ def execute_cell(cell: dict[str, Any]) -> dict[str, Any]:
 
     key = cell_key(cell)
     start = time.perf_counter()
-    common = dict(seed=cell["seed"], env_kwargs=dict(cell["env_kwargs"]), policy_kwargs=cell.get("policy_kwargs"),
+    common = dict(seed=cell["seed"], env_kwargs=dict(cell["env_kwargs"]), policy=cell.get("policy"), policy_kwargs=cell.get("policy_kwargs"),
                   eval_episodes=cell["eval_episodes"], deterministic_eval=cell["deterministic_eval"], **cell["settings"])
     try:
         if cell.get("measure") == "threshold":

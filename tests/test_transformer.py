@@ -18,6 +18,7 @@ from baselines.config import parse_config
 from baselines.learners import bc as bc_module
 from baselines.policies import make_policy
 from baselines.seeds import RunSeeds
+from baselines.store import read_records
 from baselines.task import Task
 from baselines.transformer import TokenTransformer, TransformerPolicy
 
@@ -267,3 +268,25 @@ def test_sft_logits_moves_the_student_towards_the_teacher_distribution() -> None
 def test_sft_logits_needs_discrete_actions() -> None:
     with pytest.raises(ValueError, match="sft_logits.*Discrete"):
         run("sft_logits", "NoisyExpert/Pendulum-v1", budget=10, seed=0)
+
+
+def test_greedy_and_sampled_decoding_cells_share_one_training(tmp_path, monkeypatch) -> None:
+    from baselines import experiment, sweep
+
+    trainings = []
+    train = experiment.train
+    monkeypatch.setattr(experiment, "train", lambda *a, **k: trainings.append(a) or train(*a, **k))
+    monkeypatch.setattr(sweep, "_TRAINED", type(sweep._TRAINED)())
+    raw = {"envs": [{"id": TOKENS, "kwargs": CHAIN}], "budgets": [24, 32], "seeds": 2, "eval_episodes": 6,
+           "algorithms": [{"name": "opd", "label": "greedy"},
+                          {"name": "opd", "label": "sampled", "deterministic_eval": False}]}
+    summary = sweep.run_sweep(parse_config(raw), tmp_path, jobs=1)
+    assert summary.ok == 8 and len(trainings) == 4  # one training per (budget, seed)
+    stored = read_records(tmp_path / "results.jsonl").latest_ok().values()
+    records = {(r["label"], r["budget"], r["seed"]): r for r in stored}
+    assert len(records) == 8
+    for (label, budget, seed), record in records.items():  # the same records as fresh runs
+        fresh = run("opd", TOKENS, budget=budget, seed=seed, env_kwargs=CHAIN, eval_episodes=6,
+                    deterministic_eval=label == "greedy").to_record()
+        for field in ("success_rate", "mean_return", "labels_used", "updates", "settings"):
+            assert record[field] == fresh[field], (label, budget, seed, field)

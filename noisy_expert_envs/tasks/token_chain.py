@@ -10,6 +10,7 @@ import numpy as np
 from gymnasium import spaces
 
 from noisy_expert_envs._validation import check_choice, check_int, check_positive, check_real
+from noisy_expert_envs.noise.base import hash_to_unit, state_hash
 
 #: Limits on the size arguments. Every observation holds ``prompt_length + chain_length`` int64
 #: tokens and the oracle's probabilities and the teacher's logits ``vocab_size`` floats per
@@ -25,29 +26,23 @@ SPLITS = ("train", "eval")
 #: Below this many possible prompts the split is enumerated at construction, so an empty side is
 #: refused there (above it, each side holds ~its fraction of over 100 000 prompts).
 _ENUMERATE_LIMIT = 100_000
-_MASK64 = (1 << 64) - 1
-
-
-def _splitmix64(x: int) -> int:
-    """One step of SplitMix64: a fixed, platform-independent 64-bit mixing function."""
-    x = (x + 0x9E3779B97F4A7C15) & _MASK64
-    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
-    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
-    return x ^ (x >> 31)
 
 
 def prompt_split(prompt: np.ndarray, split_seed: int, eval_fraction: float) -> str:
     """``"eval"`` or ``"train"``: the side of the seeded split ``prompt`` falls on.
 
-    A SplitMix64 hash of ``split_seed`` and the prompt digits, read as a number in [0, 1), is
-    compared with ``eval_fraction``: the same prompt always lands on the same side for a seed, a
-    fraction ``eval_fraction`` of all prompts is held out (in expectation), and each side's membership
-    is independent of the episode RNG.
+    The project's seeded state hash (:func:`~noisy_expert_envs.noise.base.state_hash`) of the
+    prompt digits, read as a number in [0, 1), is compared with ``eval_fraction``: the same prompt
+    always lands on the same side for a seed, a fraction ``eval_fraction`` of all prompts is held
+    out (in expectation), and the sides do not depend on the episode RNG.
     """
-    h = _splitmix64(int(split_seed) & _MASK64)
-    for digit in np.asarray(prompt, dtype=np.int64).ravel():
-        h = _splitmix64(h ^ int(digit))
-    return "eval" if h / 2.0**64 < eval_fraction else "train"
+    return str(_sides(np.asarray(prompt, dtype=np.int64).reshape(1, -1), split_seed, eval_fraction)[0])
+
+
+def _sides(prompts: np.ndarray, split_seed: int, eval_fraction: float) -> np.ndarray:
+    """``prompt_split`` of each row of ``prompts``."""
+    held_out = hash_to_unit(state_hash(prompts, split_seed)) < eval_fraction
+    return np.where(held_out, "eval", "train")
 
 
 @functools.lru_cache(maxsize=64)
@@ -58,7 +53,7 @@ def _split_sides(vocab_size: int, prompt_length: int, split_seed: int, eval_frac
     if n_prompts > _ENUMERATE_LIMIT:
         return frozenset(SPLITS)
     digits = np.stack(np.unravel_index(np.arange(n_prompts), (vocab_size,) * prompt_length), axis=1)
-    return frozenset(prompt_split(p, split_seed, eval_fraction) for p in digits)
+    return frozenset(_sides(digits, split_seed, eval_fraction).tolist())
 
 
 def running_sums(prompt: np.ndarray, chain_length: int, vocab_size: int) -> np.ndarray:

@@ -197,10 +197,12 @@ def _check_overrides(where: str, raw: dict[str, Any]) -> dict[str, Any]:
     policy = raw.get("policy")
     if policy is not None and policy not in POLICIES:
         _fail(ValueError, prefix + "policy", f"unknown policy {policy!r}; valid choices: {sorted(POLICIES)}")
-    if "policy_kwargs" in raw and raw["policy_kwargs"] is not None and not isinstance(raw["policy_kwargs"], dict):
-        _fail(TypeError, prefix + "policy_kwargs", f"must be a mapping, got {raw['policy_kwargs']!r}")
-    if "deterministic_eval" in raw and not isinstance(raw["deterministic_eval"], bool):
-        _fail(TypeError, prefix + "deterministic_eval", f"must be true or false, got {raw['deterministic_eval']!r}")
+    policy_kwargs = raw.get("policy_kwargs")
+    if policy_kwargs is not None and not isinstance(policy_kwargs, dict):
+        _fail(TypeError, prefix + "policy_kwargs", f"must be a mapping, got {policy_kwargs!r}")
+    deterministic_eval = raw.get("deterministic_eval", True)
+    if not isinstance(deterministic_eval, bool):
+        _fail(TypeError, prefix + "deterministic_eval", f"must be true or false, got {deterministic_eval!r}")
     return {key: raw[key] for key in ALGO_OVERRIDES if key in raw}
 
 
@@ -240,7 +242,7 @@ def _algorithm(index: int, entry: Any) -> tuple[str, str, dict[str, Any], list[i
 
 
 def _check_env_builds(where: str, env_id: str, kwargs: dict[str, Any], algos: list[tuple[str, str, dict, Any, dict]],
-                      smallest_budgets: list[int], policies: list[tuple[str | None, dict[str, Any] | None]]) -> None:
+                      smallest_budgets: list[int], policies: list[tuple[Any, Any]]) -> None:
     """Build the env (and the learner policy) once: unknown ids, task arguments, noise parameters,
     policy kwargs and learner/task/budget mismatches (each algorithm at its smallest budget) fail here."""
     from baselines.learners import check_learner_fits, learner_settings
@@ -261,7 +263,8 @@ def _check_env_builds(where: str, env_id: str, kwargs: dict[str, Any], algos: li
         try:
             make_policy(task, policy, policy_kwargs)
         except (TypeError, ValueError) as err:
-            _fail(type(err), "policy_kwargs", f"cannot build the learner policy {policy or 'mlp'!r} for {env_id}: {err}")
+            _fail(type(err), "policy_kwargs",
+                  f"cannot build the learner policy {policy or 'mlp'!r} for {env_id}: {err}")
     for i, ((name, label, settings, _, _), budget) in enumerate(zip(algos, smallest_budgets)):
         try:
             check_learner_fits(name, task, budget, learner_settings(name, settings))
@@ -305,8 +308,8 @@ def parse_config(raw: Any, *, check_envs: bool = True) -> SweepConfig:
     labels = [label for _, label, _, _, _ in algos]
     # Per algorithm: its policy, policy_kwargs and deterministic_eval (its own, else the top level's).
     chosen = [{**top, **overrides} for *_, overrides in algos]
-    policies = list({json.dumps([c["policy"], c["policy_kwargs"]], sort_keys=True): (c["policy"], c["policy_kwargs"])
-                     for c in chosen}.values())
+    distinct = {json.dumps([c["policy"], c["policy_kwargs"]], sort_keys=True): c for c in chosen}
+    policies = [(c["policy"], c["policy_kwargs"]) for c in distinct.values()]
     duplicates = sorted({lab for lab in labels if labels.count(lab) > 1})
     if duplicates:
         _fail(ValueError, "algorithms", f"duplicate labels {duplicates}: give each variant its own 'label'")

@@ -1,4 +1,4 @@
-"""``run``: one learner, one task, one budget, one seed -> one ``RunResult`` (``train``, then ``evaluate``)."""
+"""``run``: one learner, one task, one budget, one seed -> one ``RunResult`` (``train``, ``evaluate``)."""
 
 from __future__ import annotations
 
@@ -82,8 +82,8 @@ def train(
         accounting = learner.train(learner_policy, task, budget=budget, seed=seed, settings=chosen, on_round=on_round)
     if accounting.labels_used > budget:  # an invariant, checked on every run
         raise RuntimeError(f"{algo} used {accounting.labels_used} labels, over its budget of {budget}")
-    return Trained(algo, env_id, task, budget, seed, chosen, learner_policy, accounting, time.perf_counter() - start,
-                   th.get_rng_state())
+    wall_time = time.perf_counter() - start
+    return Trained(algo, env_id, task, budget, seed, chosen, learner_policy, accounting, wall_time, th.get_rng_state())
 
 
 def evaluate(trained: Trained, *, eval_episodes: int = 20, deterministic_eval: bool = True) -> RunResult:
@@ -95,7 +95,8 @@ def evaluate(trained: Trained, *, eval_episodes: int = 20, deterministic_eval: b
     task, accounting = trained.task, trained.accounting
     th.set_rng_state(trained.torch_rng)
     with torch_threads(1):
-        result = score(task.evaluation_task(), trained.policy, seeds.eval_episodes(eval_episodes), deterministic_eval)
+        result = score(task.evaluation_task(), trained.policy, seeds.eval_episodes(eval_episodes),
+                       deterministic_eval)
     return RunResult(
         algo=trained.algo,
         env_id=trained.env_id,

@@ -74,7 +74,8 @@ def _run_cell(cell: dict[str, Any]) -> dict[str, Any]:
     _TRAINED[key] = trained
     while len(_TRAINED) > TRAINED_CACHE_SIZE:
         _TRAINED.popitem(last=False)
-    return evaluate(trained, eval_episodes=cell["eval_episodes"], deterministic_eval=cell["deterministic_eval"]).to_record()
+    result = evaluate(trained, eval_episodes=cell["eval_episodes"], deterministic_eval=cell["deterministic_eval"])
+    return result.to_record()
 
 
 def execute_cell(cell: dict[str, Any]) -> dict[str, Any]:

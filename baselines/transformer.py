@@ -64,7 +64,8 @@ class CausalBlock(nn.Module):
             rows = th.arange(batch, device=x.device)
             x, q = x[rows, readout].unsqueeze(1), q[rows, :, readout].unsqueeze(2)  # (B, 1, W), (B, H, 1, d)
             visible = th.arange(length, device=x.device) <= readout[:, None]  # causal: keys up to the readout
-            attended = F.scaled_dot_product_attention(q, k, v, attn_mask=visible[:, None, None, :], dropout_p=dropout)
+            attended = F.scaled_dot_product_attention(q, k, v, attn_mask=visible[:, None, None, :],
+                                                      dropout_p=dropout)
         x = x + self.drop(self.proj(attended.transpose(1, 2).reshape(batch, -1, width)))
         return x + self.drop(self.mlp(self.norm2(x)))
 

@@ -82,7 +82,8 @@ def fit(
     """``updates`` gradient steps of imitation's BC on the labelled states ``(obs, acts)`` (with a
     distribution ``loss``, ``acts`` are the teacher's probability rows)."""
     with quiet_logger() as logger:
-        trainer = make_bc_trainer(policy, rng, logger, batch_size=batch_size, lr=lr, ent_weight=ent_weight, loss=loss)
+        trainer = make_bc_trainer(policy, rng, logger, batch_size=batch_size, lr=lr, ent_weight=ent_weight,
+                                  loss=loss)
         trainer.set_demonstrations(ShuffledBatches(obs, acts, batch_size, rng))
         trainer.train(n_batches=updates, progress_bar=False, log_interval=updates + 1)
 

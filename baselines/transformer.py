@@ -8,9 +8,10 @@ with it, so imitation's BC trainer, DAgger and OPD train it unchanged.
 Observations as tokens:
 
 - ``MultiDiscrete`` (e.g. TokenChain's token ids): SB3's ``preprocess_obs`` one-hot encodes every
-  entry before any features extractor sees it; we recover the ids from the one-hot blocks (argmax
-  per block, exact for SB3's one-hot) and embed them with one table of ``max(nvec)`` rows, so entry
-  ``i`` is token ``obs[i]`` at position ``i``.
+  entry before any features extractor sees it. :class:`TransformerPolicy` skips that and hands the
+  extractor the ids themselves; the extractor alone (``forward``, ``hidden_states``, e.g. in another
+  SB3 policy) takes SB3's one-hot and recovers the ids (argmax per block, exact). Either way the ids
+  are embedded with one table of ``max(nvec)`` rows, entry ``i`` as token ``obs[i]`` at position ``i``.
 - ``Discrete``: one token.
 - ``Box`` (e.g. CartPole): each feature is a token, embedded linearly (``x_i * w_i + b_i``, a
   weight and bias vector per feature).
@@ -30,6 +31,7 @@ import numpy as np
 import torch as th
 import torch.nn.functional as F
 from gymnasium import spaces
+from stable_baselines3.common.distributions import Distribution
 from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
@@ -132,36 +134,45 @@ class TokenTransformer(BaseFeaturesExtractor):
             return observations.view(len(observations), self.length, self.nvec[0]).argmax(-1)
         return th.stack([block.argmax(-1) for block in th.split(observations, list(self.nvec), dim=1)], dim=1)
 
-    def _embed(self, observations: th.Tensor) -> th.Tensor:
+    def inputs(self, observations: th.Tensor) -> th.Tensor:
+        """The sequence the blocks read, from SB3-preprocessed observations: token ids ``(B, length)``
+        (long) for token spaces, the features ``(B, length)`` for a Box."""
         if self.nvec is not None:
-            x = self.token_embedding(self.token_ids(observations))
+            return self.token_ids(observations)
+        return observations.reshape(len(observations), self.length)
+
+    def _embed(self, inputs: th.Tensor) -> th.Tensor:
+        if self.nvec is not None:
+            x = self.token_embedding(inputs)
         else:
-            x = observations.reshape(len(observations), self.length, 1) * self.feature_weight + self.feature_bias
+            x = inputs.unsqueeze(-1) * self.feature_weight + self.feature_bias
         return x + self.position_embedding.weight
 
     def hidden_states(self, observations: th.Tensor) -> th.Tensor:
-        """Per-position outputs ``(B, length, d_model)`` of the (preprocessed) observations."""
-        x = self._embed(observations)
+        """Per-position outputs ``(B, length, d_model)`` of the (SB3-preprocessed) observations."""
+        x = self._embed(self.inputs(observations))
         for block in self.blocks:
             x = block(x)
         return self.norm(x)
 
-    def readout_positions(self, observations: th.Tensor) -> th.Tensor:
-        """Per row, the position whose hidden state is the features (see the class docstring)."""
-        last = th.full((len(observations),), self.length - 1, dtype=th.long, device=observations.device)
+    def readout_positions(self, inputs: th.Tensor) -> th.Tensor:
+        """Per row of :meth:`inputs`, the position whose hidden state is the features (see the class
+        docstring)."""
         if self.pad_id is None:
-            return last
-        positions = th.arange(self.length, device=observations.device)
-        real = self.token_ids(observations) != self.pad_id
-        return th.where(real, positions, 0).amax(dim=1)
+            return th.full((len(inputs),), self.length - 1, dtype=th.long, device=inputs.device)
+        positions = th.arange(self.length, device=inputs.device)
+        return th.where(inputs != self.pad_id, positions, 0).amax(dim=1)
 
-    def forward(self, observations: th.Tensor) -> th.Tensor:
-        """The hidden state at each row's readout position, ``(B, d_model)`` (equal to
-        ``hidden_states`` there; the last block computes that position only)."""
-        x = self._embed(observations)
+    def features(self, inputs: th.Tensor) -> th.Tensor:
+        """The hidden state at each row's readout position, ``(B, d_model)``, from :meth:`inputs`
+        (equal to :meth:`hidden_states` there; the last block computes that position only)."""
+        x = self._embed(inputs)
         for block in self.blocks[:-1]:
             x = block(x)
-        return self.norm(self.blocks[-1](x, self.readout_positions(observations)).squeeze(1))
+        return self.norm(self.blocks[-1](x, self.readout_positions(inputs)).squeeze(1))
+
+    def forward(self, observations: th.Tensor) -> th.Tensor:
+        return self.features(self.inputs(observations))
 
 
 class TransformerPolicy(ActorCriticPolicy):
@@ -173,16 +184,32 @@ class TransformerPolicy(ActorCriticPolicy):
     def __init__(self, observation_space: spaces.Space, action_space: spaces.Space, lr_schedule: Any, *,
                  d_model: int = 32, n_layers: int = 2, n_heads: int = 4, dropout: float = 0.0,
                  pad_id: int | None = None, **kwargs: Any) -> None:
-        for key in ("features_extractor_class", "features_extractor_kwargs"):
+        for key in ("features_extractor_class", "features_extractor_kwargs", "share_features_extractor"):
             if key in kwargs:
-                raise TypeError(f"{key} is fixed by the transformer policy; set d_model, n_layers, n_heads, "
-                                f"dropout, pad_id instead")
+                raise TypeError(f"{key} is fixed by the transformer policy (one shared transformer); set "
+                                f"d_model, n_layers, n_heads, dropout, pad_id instead")
         kwargs.setdefault("net_arch", [])
         kwargs.setdefault("ortho_init", False)
         self.transformer_kwargs = {"d_model": d_model, "n_layers": n_layers, "n_heads": n_heads, "dropout": dropout,
                                    "pad_id": pad_id}
         super().__init__(observation_space, action_space, lr_schedule, features_extractor_class=TokenTransformer,
                          features_extractor_kwargs=dict(self.transformer_kwargs), **kwargs)
+
+    def extract_features(self, obs: th.Tensor, features_extractor: Any = None) -> th.Tensor:  # type: ignore[override]
+        """Token observations go to the transformer as ids: SB3 would one-hot encode every entry in a
+        Python loop only for the extractor to take the argmax back (same features, less work)."""
+        extractor = self.features_extractor if features_extractor is None else features_extractor
+        if extractor.nvec is not None:
+            return extractor.features(obs.long().reshape(len(obs), extractor.length))
+        return super().extract_features(obs, extractor)
+
+    # SB3's get_distribution and predict_values call BaseModel.extract_features directly (super()),
+    # which would bypass the override above: the same three lines, through it.
+    def get_distribution(self, obs: th.Tensor) -> Distribution:
+        return self._get_action_dist_from_latent(self.mlp_extractor.forward_actor(self.extract_features(obs)))
+
+    def predict_values(self, obs: th.Tensor) -> th.Tensor:
+        return self.value_net(self.mlp_extractor.forward_critic(self.extract_features(obs)))
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()

@@ -66,11 +66,18 @@ def test_attention_is_causal_and_the_readout_is_the_last_written_token() -> None
         assert not th.allclose(other[0, position], states[0, position], atol=1e-4)  # the changed one moves
     # The features are the state at the last written token (position 4 + 2 - 1), per row of a batch.
     first, _ = env.reset(seed=3)  # nothing written yet: the readout is the last prompt token
-    batch = preprocess_obs(th.as_tensor(np.stack([obs, first])), space)
-    assert extractor.readout_positions(batch).tolist() == [5, 3]
+    ids = th.as_tensor(np.stack([obs, first]))
+    batch = preprocess_obs(ids, space)
+    assert extractor.readout_positions(ids).tolist() == [5, 3]
     features = extractor(batch)
     assert th.allclose(features[0], states[0, 5], atol=1e-5)
     assert th.allclose(features[1], extractor.hidden_states(batch)[1, 3], atol=1e-5)
+    # The policy hands the ids to the extractor directly: the same features as through SB3's one-hot.
+    policy = make_policy(task, "transformer", {**SMALL, "pad_id": 10})
+    policy.features_extractor.load_state_dict(extractor.state_dict())
+    assert th.allclose(policy.extract_features(ids.float()), features, atol=1e-6)
+    distribution = policy.get_distribution(ids.float()).distribution.logits
+    assert th.allclose(distribution, policy._get_action_dist_from_latent(features).distribution.logits, atol=1e-6)
 
 
 def test_box_observations_are_one_token_per_feature() -> None:

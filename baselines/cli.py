@@ -262,6 +262,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
     from baselines.experiment import COMMON_KWARGS
     from baselines.learners import LEARNERS, settings_docs
     from baselines.losses import DISTRIBUTION_LOSSES, LABEL_LOSSES
+    from baselines.policies import POLICIES
     from noisy_expert_envs.noise.factory import CONTINUOUS_NOISE, DISCRETE_NOISE, noise_parameters
 
     print("environments:")
@@ -278,6 +279,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
         for name, (default, doc) in settings_docs(learner.Settings).items():
             print(f"    {name:20s} {default!r:10s} {doc}")
     print(f"  common to all: {', '.join(COMMON_KWARGS)}")
+    print(f"policies (policy=...): {', '.join(POLICIES)}")
     print("OPD losses:")
     print(f"  label losses:        {', '.join(LABEL_LOSSES)}")
     print(f"  distribution losses: {', '.join(DISTRIBUTION_LOSSES)} (Discrete actions only)")

@@ -21,7 +21,10 @@ A configuration is a mapping (usually read from YAML) with these top-level keys:
     seeds: 3                      # an int n (seeds 0..n-1) or a list of ints
     eval_episodes: 20             # optional, default 20
     deterministic_eval: true      # optional, default true
+    policy: mlp                   # optional: the learner policy by name, `mlp` (default) or `transformer`
     policy_kwargs: {net_arch: [32, 32]}   # optional, passed to the learner policy
+    # policy, policy_kwargs and deterministic_eval may also be set per algorithm entry (overriding
+    # the top level), e.g. {name: bc, policy: transformer, deterministic_eval: false, label: ...}
     target: 0.9                   # optional: the success level `report` measures labels-to-target at
     measure: budgets              # optional: `budgets` (default, the grid above) or `threshold`
     # With `measure: threshold` give `max_budget` (top level, per env as an int or a mapping of
@@ -52,10 +55,12 @@ from typing import Any
 
 TOP_LEVEL_KEYS = (
     "name", "description", "envs", "algorithms", "budgets", "seeds", "eval_episodes",
-    "deterministic_eval", "policy_kwargs", "target", "measure", "max_budget", "resolution",
+    "deterministic_eval", "policy", "policy_kwargs", "target", "measure", "max_budget", "resolution",
 )
 ENV_KEYS = ("id", "kwargs", "grid", "budgets", "max_budget", "label", "algorithms")
-ALGO_RESERVED_KEYS = ("name", "label", "budgets", "max_budget")
+#: Top-level keys an algorithm entry may override for its own cells.
+ALGO_OVERRIDES = ("policy", "policy_kwargs", "deterministic_eval")
+ALGO_RESERVED_KEYS = ("name", "label", "budgets", "max_budget", *ALGO_OVERRIDES)
 DEFAULT_TARGET = 0.9
 #: ``budgets``: train and evaluate at each budget of a grid; ``threshold``: measure each seed's
 #: labels-to-target with :func:`baselines.threshold.labels_to_target` up to ``max_budget``.
@@ -198,7 +203,24 @@ def _expand_env(index: int, entry: Any) -> tuple[str, list[dict[str, Any]], dict
     return env_id, kwargs_list, budgets
 
 
-def _algorithm(index: int, entry: Any) -> tuple[str, str, dict[str, Any], list[int] | None]:
+def _check_overrides(where: str, raw: dict[str, Any]) -> dict[str, Any]:
+    """The ``policy``, ``policy_kwargs`` and ``deterministic_eval`` given in ``raw``, checked."""
+    from baselines.policies import POLICIES
+
+    prefix = f"{where}." if where else ""
+    policy = raw.get("policy")
+    if policy is not None and policy not in POLICIES:
+        _fail(ValueError, prefix + "policy", f"unknown policy {policy!r}; valid choices: {sorted(POLICIES)}")
+    policy_kwargs = raw.get("policy_kwargs")
+    if policy_kwargs is not None and not isinstance(policy_kwargs, dict):
+        _fail(TypeError, prefix + "policy_kwargs", f"must be a mapping, got {policy_kwargs!r}")
+    deterministic_eval = raw.get("deterministic_eval", True)
+    if not isinstance(deterministic_eval, bool):
+        _fail(TypeError, prefix + "deterministic_eval", f"must be true or false, got {deterministic_eval!r}")
+    return {key: raw[key] for key in ALGO_OVERRIDES if key in raw}
+
+
+def _algorithm(index: int, entry: Any) -> tuple[str, str, dict[str, Any], list[int] | None, dict[str, Any]]:
     from baselines.experiment import COMMON_KWARGS
     from baselines.learners import LEARNERS, learner_settings
 
@@ -207,6 +229,7 @@ def _algorithm(index: int, entry: Any) -> tuple[str, str, dict[str, Any], list[i
         entry = {"name": entry}
     if not isinstance(entry, dict):
         _fail(TypeError, where, f"must be an algorithm name or a mapping with 'name', got {entry!r}")
+    overrides = _check_overrides(where, entry)
     name = entry.get("name")
     if name not in LEARNERS:
         _fail(ValueError, f"{where}.name", f"unknown algorithm {name!r}; valid choices: {sorted(LEARNERS)}")
@@ -229,11 +252,11 @@ def _algorithm(index: int, entry: Any) -> tuple[str, str, dict[str, Any], list[i
     budgets = _check_budgets(f"{where}.budgets", entry["budgets"]) if "budgets" in entry else None
     if "max_budget" in entry:
         budgets = _check_budgets(f"{where}.max_budget", [entry["max_budget"]])
-    return name, label, settings, budgets
+    return name, label, settings, budgets, overrides
 
 
-def _check_env_builds(where: str, env_id: str, kwargs: dict[str, Any], algos: list[tuple[str, str, dict, Any]],
-                      smallest_budgets: list[int], policy_kwargs: dict[str, Any] | None, index: dict[str, int]) -> None:
+def _check_env_builds(where: str, env_id: str, kwargs: dict[str, Any], algos: list[tuple[str, str, dict, Any, dict]],
+                      smallest_budgets: list[int], policies: list[tuple[Any, Any]], index: dict[str, int]) -> None:
     """Build the env (and the learner policy) once: unknown ids, task arguments, noise parameters,
     policy kwargs and learner/task/budget mismatches (each algorithm at its smallest budget) fail here.
     ``index`` maps each label to its position in the config's algorithm list (for the message)."""
@@ -251,11 +274,13 @@ def _check_env_builds(where: str, env_id: str, kwargs: dict[str, Any], algos: li
         task.action_space
     except (TypeError, ValueError) as err:
         _fail(type(err), f"{where}.kwargs", f"{env_id} with {kwargs}: {err}")
-    try:
-        make_policy(task, None, policy_kwargs)
-    except (TypeError, ValueError) as err:
-        _fail(type(err), "policy_kwargs", f"cannot build the learner policy for {env_id}: {err}")
-    for (name, label, settings, _), budget in zip(algos, smallest_budgets):
+    for policy, policy_kwargs in policies:
+        try:
+            make_policy(task, policy, policy_kwargs)
+        except (TypeError, ValueError) as err:
+            _fail(type(err), "policy_kwargs",
+                  f"cannot build the learner policy {policy or 'mlp'!r} for {env_id}: {err}")
+    for (name, label, settings, _, _), budget in zip(algos, smallest_budgets):
         try:
             check_learner_fits(name, task, budget, learner_settings(name, settings))
         except ValueError as err:
@@ -289,18 +314,15 @@ def parse_config(raw: Any, *, check_envs: bool = True) -> SweepConfig:
     eval_episodes = raw.get("eval_episodes", 20)
     if isinstance(eval_episodes, bool) or not isinstance(eval_episodes, numbers.Integral) or eval_episodes < 1:
         _fail(ValueError, "eval_episodes", f"must be an integer >= 1, got {eval_episodes!r}")
-    deterministic_eval = raw.get("deterministic_eval", True)
-    if not isinstance(deterministic_eval, bool):
-        _fail(TypeError, "deterministic_eval", f"must be true or false, got {deterministic_eval!r}")
-    policy_kwargs = raw.get("policy_kwargs")
-    if policy_kwargs is not None and not isinstance(policy_kwargs, dict):
-        _fail(TypeError, "policy_kwargs", f"must be a mapping, got {policy_kwargs!r}")
+    top = {"policy": None, "policy_kwargs": None, "deterministic_eval": True, **_check_overrides("", raw)}
     target = raw.get("target", DEFAULT_TARGET)
     if isinstance(target, bool) or not isinstance(target, numbers.Real) or not 0.0 < float(target) <= 1.0:
         _fail(ValueError, "target", f"must be a number in (0, 1], got {target!r}")
 
     algos = [_algorithm(i, entry) for i, entry in enumerate(raw["algorithms"])]
-    labels = [label for _, label, _, _ in algos]
+    labels = [label for _, label, _, _, _ in algos]
+    # Per algorithm: its policy, policy_kwargs and deterministic_eval (its own, else the top level's).
+    chosen = [{**top, **overrides} for *_, overrides in algos]
     duplicates = sorted({lab for lab in labels if labels.count(lab) > 1})
     if duplicates:
         _fail(ValueError, "algorithms", f"duplicate labels {duplicates}: give each variant its own 'label'")
@@ -310,13 +332,16 @@ def parse_config(raw: Any, *, check_envs: bool = True) -> SweepConfig:
         env_id, kwargs_list, env_budgets = _expand_env(env_index, entry)
         here = _env_algorithms(f"envs[{env_index}].algorithms", entry, labels) if isinstance(entry, dict) else labels
         env_algos = [a for a in algos if a[1] in here]
+        env_chosen = [c for a, c in zip(algos, chosen) if a[1] in here]
+        env_policies = list({json.dumps([c["policy"], c["policy_kwargs"]], sort_keys=True):
+                             (c["policy"], c["policy_kwargs"]) for c in env_chosen}.values())
         stray = sorted(set(env_budgets) - set(labels) - {"default"})
         if stray:
             _fail(ValueError, f"envs[{env_index}].budgets.{stray[0]}",
                   f"not an algorithm label; valid: {labels + ['default']}")
         for kwargs in kwargs_list:
             cell_budgets = []
-            for algo_index, (name, label, settings, algo_budgets) in enumerate(algos):
+            for algo_index, (name, label, settings, algo_budgets, _) in enumerate(algos):
                 if label not in here:
                     continue
                 budgets = env_budgets.get(label) or algo_budgets or env_budgets.get("default") or top_budgets
@@ -327,9 +352,9 @@ def parse_config(raw: Any, *, check_envs: bool = True) -> SweepConfig:
                 cell_budgets.append(budgets)
             if check_envs:
                 _check_env_builds(f"envs[{env_index}]", env_id, kwargs, env_algos,
-                                  [min(b) for b in cell_budgets], policy_kwargs,
-                                  {label: i for i, (_, label, _, _) in enumerate(algos)})
-            for (name, label, settings, _), budgets in zip(env_algos, cell_budgets):
+                                  [min(b) for b in cell_budgets], env_policies,
+                                  {label: i for i, (_, label, *_) in enumerate(algos)})
+            for (name, label, settings, _, _), algo_common, budgets in zip(env_algos, env_chosen, cell_budgets):
                 for budget in budgets:
                     for seed in seeds:
                         cell = {
@@ -341,9 +366,11 @@ def parse_config(raw: Any, *, check_envs: bool = True) -> SweepConfig:
                             "budget": budget,
                             "seed": seed,
                             "eval_episodes": int(eval_episodes),
-                            "deterministic_eval": deterministic_eval,
-                            "policy_kwargs": policy_kwargs,
+                            "deterministic_eval": algo_common["deterministic_eval"],
+                            "policy_kwargs": algo_common["policy_kwargs"],
                         }
+                        if algo_common["policy"] is not None:  # cells without it keep their old keys (resume)
+                            cell["policy"] = algo_common["policy"]
                         if measure == "threshold":  # budget-grid cells keep their old keys (resume)
                             del cell["budget"]
                             cell.update(measure=measure, max_budget=budget, target=float(target),

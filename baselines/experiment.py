@@ -1,4 +1,4 @@
-"""``run``: one learner, one task, one budget, one seed -> one ``RunResult``."""
+"""``run``: one learner, one task, one budget, one seed -> one ``RunResult`` (``train``, ``evaluate``)."""
 
 from __future__ import annotations
 
@@ -33,6 +33,95 @@ def torch_threads(n: int) -> Iterator[None]:
         th.set_num_threads(before)
 
 
+@dataclasses.dataclass
+class Trained:
+    """A trained learner before evaluation: what :func:`evaluate` needs to finish a ``run``.
+
+    ``torch_rng`` is torch's RNG state right after training, restored before every evaluation so
+    that a sampled evaluation (``deterministic_eval=False``) of the same training gives the same
+    result however many evaluations came before it.
+    """
+
+    algo: str
+    env_id: str
+    task: Task
+    budget: int
+    seed: int
+    settings: Any
+    policy: Any
+    accounting: Any
+    wall_time_s: float
+    torch_rng: th.Tensor
+
+
+def train(
+    algo: str,
+    env_id: str,
+    *,
+    budget: int,
+    seed: int,
+    env_kwargs: dict[str, Any] | None = None,
+    policy: Any = None,
+    policy_kwargs: dict[str, Any] | None = None,
+    on_round: OnRound | None = None,
+    **settings: Any,
+) -> Trained:
+    """The training half of :func:`run` (same arguments, no evaluation); :func:`evaluate` finishes it."""
+    learner = get_learner(algo)
+    check_int("budget", budget, minimum=1)
+    check_int("seed", seed, minimum=0)
+    chosen = learner_settings(algo, settings)
+    task = Task(env_id, dict(env_kwargs or {}))
+    check_learner_fits(algo, task, budget, chosen)
+    seeds = RunSeeds(seed)
+    start = time.perf_counter()
+    with torch_threads(1), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Converting a tensor with requires_grad")
+        seeds.seed_global()
+        learner_policy = make_policy(task, policy, policy_kwargs)
+        accounting = learner.train(learner_policy, task, budget=budget, seed=seed, settings=chosen, on_round=on_round)
+    if accounting.labels_used > budget:  # an invariant, checked on every run
+        raise RuntimeError(f"{algo} used {accounting.labels_used} labels, over its budget of {budget}")
+    wall_time = time.perf_counter() - start
+    return Trained(algo, env_id, task, budget, seed, chosen, learner_policy, accounting, wall_time, th.get_rng_state())
+
+
+def evaluate(trained: Trained, *, eval_episodes: int = 20, deterministic_eval: bool = True) -> RunResult:
+    """Evaluate a :func:`train` result as :func:`run` does, on the task's evaluation side."""
+    check_int("eval_episodes", eval_episodes, minimum=1)
+    if not isinstance(deterministic_eval, bool):
+        raise TypeError(f"deterministic_eval must be True or False, got {deterministic_eval!r}")
+    seeds = RunSeeds(trained.seed)
+    task, accounting = trained.task, trained.accounting
+    th.set_rng_state(trained.torch_rng)
+    with torch_threads(1):
+        result = score(task.evaluation_task(), trained.policy, seeds.eval_episodes(eval_episodes),
+                       deterministic_eval)
+    return RunResult(
+        algo=trained.algo,
+        env_id=trained.env_id,
+        seed=trained.seed,
+        budget=trained.budget,
+        env_kwargs=task.env_kwargs,
+        settings={**dataclasses.asdict(trained.settings), "eval_episodes": eval_episodes,
+                  "deterministic_eval": deterministic_eval},
+        success_rate=result.success_rate,
+        normalized_return=result.normalized_return,
+        mean_return=result.mean_return,
+        expert_return=result.expert_return,
+        random_return=result.random_return,
+        labels_used=accounting.labels_used,
+        env_steps=accounting.env_steps,
+        updates=accounting.updates,
+        episodes=accounting.episodes,
+        rounds=accounting.rounds,
+        wall_time_s=trained.wall_time_s,
+        eval_episodes=eval_episodes,
+        extra=dict(accounting.extra),
+        policy=trained.policy,
+    )
+
+
 def run(
     algo: str,
     env_id: str,
@@ -52,52 +141,20 @@ def run(
     ``algo`` is a key of :data:`baselines.learners.LEARNERS`: ``bc`` (offline, noisy-expert
     trajectories), ``bc_clean`` (offline, clean-expert trajectories: the reference), ``dagger``
     (imitation's DAgger with the noisy oracle), ``opd`` (on-policy distillation), or one added with
-    ``register_learner``; ``settings`` are its ``Settings`` fields. ``policy`` is an SB3
-    ``ActorCriticPolicy`` class (with ``policy_kwargs``) or instance. ``on_round(policy,
-    accounting) -> bool`` is called after every training round; True stops training. Evaluation
-    runs ``eval_episodes`` seeded episodes, greedy unless ``deterministic_eval=False``. Bad
-    arguments raise ``TypeError``/``ValueError`` before any training.
+    ``register_learner``; ``settings`` are its ``Settings`` fields. ``policy`` is a name
+    (``"mlp"``, the default, or ``"transformer"``), an SB3 ``ActorCriticPolicy`` class (with
+    ``policy_kwargs``) or instance. ``on_round(policy, accounting) -> bool`` is called after every
+    training round; True stops training. Evaluation runs ``eval_episodes`` seeded episodes, greedy
+    unless ``deterministic_eval=False``, on the held-out side of the task's split when
+    ``env_kwargs`` has ``split="train"`` (TokenChain's prompts). Bad arguments raise
+    ``TypeError``/``ValueError`` before any training. ``run`` is :func:`train` then :func:`evaluate`.
     """
-    learner = get_learner(algo)
+    get_learner(algo)  # every argument is checked before any training, in this order
     check_int("budget", budget, minimum=1)
     check_int("seed", seed, minimum=0)
     check_int("eval_episodes", eval_episodes, minimum=1)
     if not isinstance(deterministic_eval, bool):
         raise TypeError(f"deterministic_eval must be True or False, got {deterministic_eval!r}")
-    chosen = learner_settings(algo, settings)
-    task = Task(env_id, dict(env_kwargs or {}))
-    check_learner_fits(algo, task, budget, chosen)
-    seeds = RunSeeds(seed)
-
-    start = time.perf_counter()
-    with torch_threads(1), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Converting a tensor with requires_grad")
-        seeds.seed_global()
-        learner_policy = make_policy(task, policy, policy_kwargs)
-        accounting = learner.train(learner_policy, task, budget=budget, seed=seed, settings=chosen, on_round=on_round)
-        wall_time = time.perf_counter() - start
-        result = score(task, learner_policy, seeds.eval_episodes(eval_episodes), deterministic_eval)
-    if accounting.labels_used > budget:  # an invariant, checked on every run
-        raise RuntimeError(f"{algo} used {accounting.labels_used} labels, over its budget of {budget}")
-    return RunResult(
-        algo=algo,
-        env_id=env_id,
-        seed=seed,
-        budget=budget,
-        env_kwargs=task.env_kwargs,
-        settings={**dataclasses.asdict(chosen), "eval_episodes": eval_episodes, "deterministic_eval": deterministic_eval},
-        success_rate=result.success_rate,
-        normalized_return=result.normalized_return,
-        mean_return=result.mean_return,
-        expert_return=result.expert_return,
-        random_return=result.random_return,
-        labels_used=accounting.labels_used,
-        env_steps=accounting.env_steps,
-        updates=accounting.updates,
-        episodes=accounting.episodes,
-        rounds=accounting.rounds,
-        wall_time_s=wall_time,
-        eval_episodes=eval_episodes,
-        extra=dict(accounting.extra),
-        policy=learner_policy,
-    )
+    trained = train(algo, env_id, budget=budget, seed=seed, env_kwargs=env_kwargs, policy=policy,
+                    policy_kwargs=policy_kwargs, on_round=on_round, **settings)
+    return evaluate(trained, eval_episodes=eval_episodes, deterministic_eval=deterministic_eval)

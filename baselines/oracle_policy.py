@@ -40,10 +40,39 @@ class OraclePolicy(BasePolicy):
             raise RuntimeError(
                 f"label budget exceeded: {self.oracle.queries} used + {n} requested > budget {self.budget}"
             )
-        return self.oracle.sample(obs), state
+        return self._label(obs), state
+
+    def _label(self, obs: np.ndarray) -> np.ndarray:
+        return self.oracle.sample(obs)
 
     def _predict(self, observation: th.Tensor, deterministic: bool = False) -> th.Tensor:
-        return th.as_tensor(self.oracle.sample(observation.cpu().numpy()))
+        return th.as_tensor(self._label(observation.cpu().numpy()))
+
+
+class DistributionRecorder(OraclePolicy):
+    """:class:`OraclePolicy` that also records, for one query per state, the noisy expert's action
+    probabilities at every state it labels (``sample_with_distribution``): the targets of offline
+    distillation on the teacher's own trajectories. Discrete actions only."""
+
+    def __init__(self, oracle: NoisyOracle, budget: int | None = None) -> None:
+        super().__init__(oracle, budget)
+        self.states: list[np.ndarray] = []
+        self.probs: list[np.ndarray] = []
+
+    def _label(self, obs: np.ndarray) -> np.ndarray:
+        batch = obs.reshape(-1, *(self.oracle.observation_space.shape or ()))
+        labels, probs = self.oracle.sample_with_distribution(batch)
+        self.states.append(batch)
+        self.probs.append(np.asarray(probs, dtype=np.float32))
+        return labels.reshape(len(batch)) if obs.shape == batch.shape else labels[0]
+
+    def targets(self, obs: np.ndarray) -> np.ndarray:
+        """The recorded probability rows for the states ``obs``, which must be the labelled states in
+        labelling order (the flattened trajectories); ``RuntimeError`` if they are not."""
+        states = np.concatenate(self.states) if self.states else np.zeros((0, *np.shape(obs)[1:]))
+        if states.shape != np.shape(obs) or not np.array_equal(states, obs):
+            raise RuntimeError("the demonstrations' states are not the states the teacher labelled, in order")
+        return np.concatenate(self.probs)
 
 
 class LabelBudget(gym.Wrapper):

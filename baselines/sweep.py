@@ -10,6 +10,7 @@ uninterrupted one (wall times aside), whichever backend ran them.
 
 from __future__ import annotations
 
+import collections
 import multiprocessing
 import os
 import sys
@@ -48,16 +49,44 @@ def _error_record(cell: dict[str, Any], err: BaseException, wall_time_s: float) 
                        traceback=traceback.format_exc(), wall_time_s=wall_time_s)
 
 
+#: Cells that differ only in how they are evaluated (``deterministic_eval``, ``eval_episodes``) or
+#: labelled train the same policy (runs are deterministic given their cell): the last trainings of
+#: this process, by :func:`_training_key`, are evaluated again instead of retrained. Bounded: a
+#: config's greedy and sampled variants of one training are ``budgets x seeds`` cells apart.
+_TRAINED: collections.OrderedDict[str, Any] = collections.OrderedDict()
+TRAINED_CACHE_SIZE = 64
+
+
+def _training_key(cell: dict[str, Any]) -> str:
+    return cell_key({k: v for k, v in cell.items() if k not in ("label", "deterministic_eval", "eval_episodes")})
+
+
+def _run_cell(cell: dict[str, Any]) -> dict[str, Any]:
+    """``run(...)`` of a budget cell, reusing a training of this process when one matches."""
+    from baselines.experiment import evaluate, train
+
+    key = _training_key(cell)
+    trained = _TRAINED.pop(key, None)
+    if trained is None:
+        trained = train(cell["algo"], cell["env_id"], budget=cell["budget"], seed=cell["seed"],
+                        env_kwargs=dict(cell["env_kwargs"]), policy=cell.get("policy"),
+                        policy_kwargs=cell.get("policy_kwargs"), **cell["settings"])
+    _TRAINED[key] = trained
+    while len(_TRAINED) > TRAINED_CACHE_SIZE:
+        _TRAINED.popitem(last=False)
+    result = evaluate(trained, eval_episodes=cell["eval_episodes"], deterministic_eval=cell["deterministic_eval"])
+    return result.to_record()
+
+
 def execute_cell(cell: dict[str, Any]) -> dict[str, Any]:
     """Run one cell with :func:`baselines.run` and return its store record (``error`` on any exception)."""
-    from baselines.experiment import run
-
     from baselines.threshold import labels_to_target
 
     key = cell_key(cell)
     start = time.perf_counter()
-    common = dict(seed=cell["seed"], env_kwargs=dict(cell["env_kwargs"]), policy_kwargs=cell.get("policy_kwargs"),
-                  eval_episodes=cell["eval_episodes"], deterministic_eval=cell["deterministic_eval"], **cell["settings"])
+    common = dict(seed=cell["seed"], env_kwargs=dict(cell["env_kwargs"]), policy=cell.get("policy"),
+                  policy_kwargs=cell.get("policy_kwargs"), eval_episodes=cell["eval_episodes"],
+                  deterministic_eval=cell["deterministic_eval"], **cell["settings"])
     try:
         if cell.get("measure") == "threshold":
             t = labels_to_target(cell["algo"], cell["env_id"], target=cell["target"], max_budget=cell["max_budget"],
@@ -66,7 +95,7 @@ def execute_cell(cell: dict[str, Any]) -> dict[str, Any]:
                       "seed": cell["seed"], "labels_to_target": t.labels, "bracket": list(t.bracket), "runs": t.runs,
                       "wall_time_s": time.perf_counter() - start}
         else:
-            fields = run(cell["algo"], cell["env_id"], budget=cell["budget"], **common).to_record()
+            fields = _run_cell(cell)
     except Exception as err:  # noqa: BLE001  (recorded, and the sweep goes on)
         return _error_record(cell, err, time.perf_counter() - start)
     return make_record(cell, key, "ok", **fields)
@@ -89,6 +118,7 @@ START_METHOD = os.environ.get("NOISY_EXPERT_BENCH_START_METHOD", "fork")
 def _run_local(cells: list[dict[str, Any]], jobs: int) -> Iterator[dict[str, Any]]:
     """Start the runs now (so workers fork before the progress bar's thread exists), yield records as they finish."""
     if jobs == 1:  # in-process: no pool start-up; results are identical (each run seeds everything)
+        _TRAINED.clear()  # trainings are reused within one sweep only (pool workers start empty)
         return (execute_cell(cell) for cell in cells)
     ctx = multiprocessing.get_context(START_METHOD)
     if START_METHOD == "forkserver":

@@ -24,7 +24,7 @@ class Task:
     """An env id and its keyword arguments: makes envs and labelling oracles for a learner.
 
     ``observation_space``, ``action_space`` and the oracle template come from one probe env,
-    built on first use.
+    built on first use. Learners train on this task; evaluations run on :meth:`evaluation_task`.
     """
 
     env_id: str
@@ -51,6 +51,13 @@ class Task:
     @property
     def action_space(self) -> gym.Space:
         return self._probe.action_space
+
+    def evaluation_task(self) -> Task:
+        """The task evaluations run on: with ``split="train"`` in the env kwargs (a task that holds
+        out starts, e.g. TokenChain's prompts), the same task on ``split="eval"``; else this task."""
+        if self.env_kwargs.get("split") == "train":
+            return Task(self.env_id, {**self.env_kwargs, "split": "eval"})
+        return self
 
     def oracle(self, seed: int | np.random.SeedSequence, *, clean: bool = False) -> NoisyOracle:
         """A private copy of the task's oracle, seeded with ``seed``, with fresh counters.

@@ -68,6 +68,7 @@ def labels_to_target(
     start: int = 16,
     eval_episodes: int = 20,
     deterministic_eval: bool = True,
+    policy: Any = None,
     policy_kwargs: dict[str, Any] | None = None,
     **settings: Any,
 ) -> Threshold:
@@ -82,7 +83,8 @@ def labels_to_target(
     chosen = learner_settings(algo, settings)  # bad settings raise here, before any training
     task = Task(env_id, dict(env_kwargs or {}))
     common = dict(env_kwargs=dict(env_kwargs or {}), eval_episodes=eval_episodes,
-                  deterministic_eval=deterministic_eval, policy_kwargs=policy_kwargs, **settings)
+                  deterministic_eval=deterministic_eval, policy=policy, policy_kwargs=policy_kwargs,
+                  **settings)
     runs = 0
 
     def reached(budget: int) -> bool:
@@ -134,7 +136,7 @@ def _online_bracket(algo: str, task: Task, seed: int, target: float, max_budget:
         # Evaluating must not move torch's RNG (sampled evaluation, sampling learners): training then
         # continues exactly as run(budget=labels so far) would have trained.
         state = th.get_rng_state()
-        ok = score(task, policy, eval_seeds, common["deterministic_eval"]).metric() >= target
+        ok = score(task.evaluation_task(), policy, eval_seeds, common["deterministic_eval"]).metric() >= target
         th.set_rng_state(state)
         history.append((accounting.labels_used, ok))
         return ok

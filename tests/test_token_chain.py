@@ -324,3 +324,37 @@ def test_bad_expert_configuration_is_rejected():
         TokenChainExpert(10, 4, 8)(np.zeros((2, 11)))
     with pytest.raises(TypeError, match="temperature"):
         make_noise("teacher", temperature=None)
+
+
+# -- held-out prompts --------------------------------------------------------------------------------
+
+
+def test_prompt_split_is_seeded_disjoint_and_near_its_fraction():
+    from noisy_expert_envs.tasks.token_chain import prompt_split
+
+    digits = np.stack(np.unravel_index(np.arange(10**4), (10,) * 4), axis=1)
+    sides = np.array([prompt_split(p, 0, 0.2) for p in digits])
+    assert 0.18 < np.mean(sides == "eval") < 0.22
+    assert np.array_equal(sides, [prompt_split(p, 0, 0.2) for p in digits])  # a function of (seed, prompt)
+    assert (sides != np.array([prompt_split(p, 1, 0.2) for p in digits])).sum() > 1000
+    train = TokenChainEnv(3, 10, 4, split="train")
+    held_out = TokenChainEnv(3, 10, 4, split="eval")
+    drawn = {side: {tuple(env.reset(seed=s)[0][:4]) for s in range(400)} for side, env in
+             (("train", train), ("eval", held_out))}
+    assert not drawn["train"] & drawn["eval"]
+    assert all(prompt_split(p, 0, 0.2) == side for side, ps in drawn.items() for p in ps)
+
+
+def test_no_split_draws_the_same_prompts_as_before():
+    plain, unsplit = TokenChainEnv(3, 10, 4), TokenChainEnv(3, 10, 4, split=None, split_seed=7)
+    rng = np.random.default_rng(np.random.SeedSequence(5))
+    assert np.array_equal(plain.reset(seed=5)[0][:4], rng.integers(10, size=4))
+    assert np.array_equal(unsplit.reset(seed=5)[0], plain.reset(seed=5)[0])
+
+
+@pytest.mark.parametrize("kwargs, error", [({"split": "test"}, ValueError), ({"eval_fraction": 1.0}, ValueError),
+                                           ({"eval_fraction": "0.2"}, TypeError), ({"split_seed": -1}, ValueError)])
+def test_bad_split_arguments_are_named(kwargs, error):
+    name = next(iter(kwargs))
+    with pytest.raises(error, match=name):
+        TokenChainEnv(3, 10, 4, **kwargs)

@@ -22,6 +22,7 @@ from noisy_expert_envs._validation import check_choice
 LEARNERS: dict[str, Learner] = {
     "bc": BC(),
     "bc_clean": BC(clean=True),
+    "sft_logits": BC(distribution=True),
     "dagger": DAgger(),
     "opd": OPD(),
 }

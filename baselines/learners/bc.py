@@ -1,6 +1,9 @@
 """Offline imitation: imitation's ``bc.BC`` on expert trajectories holding exactly ``budget`` labels.
 
-``bc`` trains on the noisy expert's trajectories; ``bc_clean`` on the clean expert's (the reference).
+``bc`` trains on the noisy expert's trajectories (SFT on teacher samples); ``bc_clean`` on the clean
+expert's (the reference); ``sft_logits`` on the noisy expert's trajectories with the teacher's whole
+action distribution at every visited state as the target (offline forward KL, the offline control
+for OPD's distribution losses), one query per state.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
+from gymnasium import spaces
 from imitation.data import rollout, types
 from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.vec_env import DummyVecEnv
@@ -16,7 +20,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 from baselines.batches import ShuffledBatches
 from baselines.bc_trainer import make_bc_trainer, quiet_logger
 from baselines.learners.base import Accounting, OnRound, TrainingSettings, equal_updates, integer, optional, setting
-from baselines.oracle_policy import LabelBudget, OraclePolicy
+from baselines.oracle_policy import DistributionRecorder, LabelBudget, OraclePolicy
 from baselines.seeds import RunSeeds
 from baselines.task import Task
 
@@ -34,7 +38,7 @@ class _CollectionOrder(np.random.Generator):
 
 
 def collect_demonstrations(
-    task: Task, budget: int, seed: int, *, clean: bool = False
+    task: Task, budget: int, seed: int, *, clean: bool = False, expert: OraclePolicy | None = None
 ) -> tuple[list[types.TrajectoryWithRew], int]:
     """Roll out the noisy (or, with ``clean``, the clean) expert for exactly ``budget`` steps.
 
@@ -42,14 +46,18 @@ def collect_demonstrations(
     labelled transitions; the last one is truncated at the budget. Returns the trajectories and the
     number of oracle queries spent (always ``budget``). The trajectories are in collection order:
     with the same seed, the first ``b`` transitions of a larger budget's data are this budget's.
+    ``expert`` replaces the acting policy (built on this run's oracle by the caller), e.g. a
+    :class:`DistributionRecorder`.
     """
     seeds = RunSeeds(seed)
     env = LabelBudget(task.make_env(), budget)
-    oracle = task.oracle(seeds.oracle, clean=clean)
+    if expert is None:
+        expert = OraclePolicy(task.oracle(seeds.oracle, clean=clean), budget)
+    oracle = expert.oracle
     venv = DummyVecEnv([lambda: env])
     venv.seed(seeds.train_episode(0))
     trajectories = rollout.generate_trajectories(
-        OraclePolicy(oracle, budget),
+        expert,
         venv,
         rollout.make_sample_until(min_timesteps=budget),
         rng=_CollectionOrder(np.random.PCG64(seeds.learner_rng().integers(2**63))),
@@ -69,16 +77,22 @@ def fit(
     lr: float,
     ent_weight: float,
     rng: np.random.Generator,
+    loss: str = "sampled",
 ) -> None:
-    """``updates`` gradient steps of imitation's BC on the labelled states ``(obs, acts)``."""
+    """``updates`` gradient steps of imitation's BC on the labelled states ``(obs, acts)`` (with a
+    distribution ``loss``, ``acts`` are the teacher's probability rows)."""
     with quiet_logger() as logger:
-        trainer = make_bc_trainer(policy, rng, logger, batch_size=batch_size, lr=lr, ent_weight=ent_weight)
+        trainer = make_bc_trainer(policy, rng, logger, batch_size=batch_size, lr=lr, ent_weight=ent_weight,
+                                  loss=loss)
         trainer.set_demonstrations(ShuffledBatches(obs, acts, batch_size, rng))
         trainer.train(n_batches=updates, progress_bar=False, log_interval=updates + 1)
 
 
 class BC:
-    """Behaviour cloning on ``budget`` expert-labelled transitions (noisy, or clean for ``bc_clean``).
+    """Behaviour cloning on ``budget`` expert-labelled transitions (noisy, or clean for ``bc_clean``;
+    with ``distribution``, ``sft_logits``: the noisy expert's probabilities at its own states, trained
+    with forward KL, one query per state: the teacher's label is drawn from the distribution returned
+    by the same query, so its chains follow the teacher's law but are not ``bc``'s draws).
 
     Trains for ``ceil(updates_per_label * budget)`` gradient steps (``schedule="equal"``), or for
     ``max(min_updates, epochs * n_transitions / batch_size)`` at lr 1e-3 (``schedule="legacy"``).
@@ -95,20 +109,32 @@ class BC:
 
         legacy_defaults: ClassVar[dict[str, Any]] = {"epochs": 10, "min_updates": 500}
 
-    def __init__(self, *, clean: bool = False) -> None:
+    def __init__(self, *, clean: bool = False, distribution: bool = False) -> None:
+        if clean and distribution:
+            raise ValueError("the clean expert has no distribution to distil: choose clean or distribution")
         self.clean = clean
+        self.distribution = distribution
+
+    def check(self, task: Task, budget: int, settings: BC.Settings) -> None:
+        """``ValueError`` when training on the teacher's distribution but the actions are not Discrete."""
+        if self.distribution and not isinstance(task.action_space, spaces.Discrete):
+            raise ValueError(f"sft_logits trains on the teacher's action probabilities and needs Discrete actions; "
+                             f"{task.env_id} has {task.action_space}")
 
     def train(self, policy: ActorCriticPolicy, task: Task, *, budget: int, seed: int, settings: BC.Settings,
               on_round: OnRound | None = None) -> Accounting:
-        demos, labels = collect_demonstrations(task, budget, seed, clean=self.clean)
+        recorder = DistributionRecorder(task.oracle(RunSeeds(seed).oracle), budget) if self.distribution else None
+        demos, labels = collect_demonstrations(task, budget, seed, clean=self.clean, expert=recorder)
         transitions = rollout.flatten_trajectories(demos)
+        targets = transitions.acts if recorder is None else recorder.targets(transitions.obs)
         batch_size = min(settings.batch_size, len(transitions))
         if settings.schedule == "legacy":
             updates = max(settings.min_updates, settings.epochs * len(transitions) // batch_size)  # type: ignore[operator]  (resolved: never None here)
         else:
             updates = equal_updates(labels, settings.updates_per_label)
-        fit(policy, transitions.obs, transitions.acts, updates=updates, batch_size=batch_size, lr=settings.lr,
-            ent_weight=settings.ent_weight, rng=RunSeeds(seed).learner_rng())
+        fit(policy, transitions.obs, targets, updates=updates, batch_size=batch_size, lr=settings.lr,
+            ent_weight=settings.ent_weight, rng=RunSeeds(seed).learner_rng(),
+            loss="sampled" if recorder is None else "forward_kl")
         accounting = Accounting(labels_used=labels, env_steps=labels, updates=updates, episodes=len(demos), rounds=1)
         if on_round is not None:
             on_round(policy, accounting)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from noisy_expert_envs._validation import check_int, check_positive
+from noisy_expert_envs._validation import check_choice, check_int, check_positive, check_real
+from noisy_expert_envs.noise.base import hash_to_unit, state_hash
 
 #: Limits on the size arguments. Every observation holds ``prompt_length + chain_length`` int64
 #: tokens and the oracle's probabilities and the teacher's logits ``vocab_size`` floats per
@@ -17,6 +19,41 @@ from noisy_expert_envs._validation import check_int, check_positive
 #: is the learner's choice). The documented experiments use vocab_size <= 10 and chains <= 16.
 MAX_VOCAB_SIZE = 10_000
 MAX_LENGTH = 10_000
+
+
+#: ``split`` values: every prompt (None), the training prompts, or the held-out evaluation prompts.
+SPLITS = ("train", "eval")
+#: Below this many possible prompts the split is enumerated at construction, so an empty side is
+#: refused there (above it, each side holds ~its fraction of over 100 000 prompts).
+_ENUMERATE_LIMIT = 100_000
+
+
+def prompt_split(prompt: np.ndarray, split_seed: int, eval_fraction: float) -> str:
+    """``"eval"`` or ``"train"``: the side of the seeded split ``prompt`` falls on.
+
+    The project's seeded state hash (:func:`~noisy_expert_envs.noise.base.state_hash`) of the
+    prompt digits, read as a number in [0, 1), is compared with ``eval_fraction``: the same prompt
+    always lands on the same side for a seed, a fraction ``eval_fraction`` of all prompts is held
+    out (in expectation), and the sides do not depend on the episode RNG.
+    """
+    return str(_sides(np.asarray(prompt, dtype=np.int64).reshape(1, -1), split_seed, eval_fraction)[0])
+
+
+def _sides(prompts: np.ndarray, split_seed: int, eval_fraction: float) -> np.ndarray:
+    """``prompt_split`` of each row of ``prompts``."""
+    held_out = hash_to_unit(state_hash(prompts, split_seed)) < eval_fraction
+    return np.where(held_out, "eval", "train")
+
+
+@functools.lru_cache(maxsize=64)
+def _split_sides(vocab_size: int, prompt_length: int, split_seed: int, eval_fraction: float) -> frozenset[str]:
+    """The sides of the split that hold prompts (enumerated for small prompt sets, cached: envs
+    are built per evaluation episode)."""
+    n_prompts = vocab_size**prompt_length
+    if n_prompts > _ENUMERATE_LIMIT:
+        return frozenset(SPLITS)
+    digits = np.stack(np.unravel_index(np.arange(n_prompts), (vocab_size,) * prompt_length), axis=1)
+    return frozenset(_sides(digits, split_seed, eval_fraction).tolist())
 
 
 def running_sums(prompt: np.ndarray, chain_length: int, vocab_size: int) -> np.ndarray:
@@ -85,6 +122,12 @@ class TokenChainEnv(gym.Env[np.ndarray, np.int64]):
     - ``prompt_length`` (int in [1, 10_000], default 4): prompt digits, cycled when ``chain_length``
       is longer.
     - ``process_reward`` (float >= 0, default 0.0): reward per prefix-correct token.
+    - ``split`` (``None``, ``"train"`` or ``"eval"``, default None): draw prompts from all prompts,
+      or only from the training or the held-out evaluation side of a seeded split
+      (:func:`prompt_split`; a prompt is drawn uniformly, then redrawn until it is on the side).
+      ``baselines`` trains on ``"train"`` and evaluates on ``"eval"`` when given ``split="train"``.
+    - ``eval_fraction`` (float in (0, 1), default 0.2): the fraction of prompts held out.
+    - ``split_seed`` (int >= 0, default 0): the seed of the split's hash.
     - ``render_mode``: ``None`` or ``"ansi"``.
     """
 
@@ -96,12 +139,22 @@ class TokenChainEnv(gym.Env[np.ndarray, np.int64]):
         vocab_size: int = 10,
         prompt_length: int = 4,
         process_reward: float = 0.0,
+        split: str | None = None,
+        eval_fraction: float = 0.2,
+        split_seed: int = 0,
         render_mode: str | None = None,
     ) -> None:
         self.chain_length = check_int("chain_length", chain_length, minimum=1, maximum=MAX_LENGTH)
         self.vocab_size = check_int("vocab_size", vocab_size, minimum=2, maximum=MAX_VOCAB_SIZE)
         self.prompt_length = check_int("prompt_length", prompt_length, minimum=1, maximum=MAX_LENGTH)
         self.process_reward = check_positive("process_reward", process_reward, allow_zero=True)
+        self.split = None if split is None else check_choice("split", split, SPLITS)
+        self.eval_fraction = check_real("eval_fraction", eval_fraction)
+        if not 0.0 < self.eval_fraction < 1.0:
+            raise ValueError(f"eval_fraction must be in (0, 1), got {eval_fraction!r}")
+        self.split_seed = check_int("split_seed", split_seed, minimum=0)
+        if self.split is not None:
+            self._check_split_sides()
         if render_mode not in (None, "ansi"):
             raise ValueError(f"render_mode must be None or 'ansi', got {render_mode!r}")
         self.render_mode = render_mode
@@ -111,6 +164,24 @@ class TokenChainEnv(gym.Env[np.ndarray, np.int64]):
         self.action_space = spaces.Discrete(self.vocab_size)
         self.tokens = np.full(length, self.pad_id, dtype=np.int64)
         self.position = 0
+
+    def _check_split_sides(self) -> None:
+        """``ValueError`` if a side of the split holds no prompt (only small prompt sets can)."""
+        sides = _split_sides(self.vocab_size, self.prompt_length, self.split_seed, self.eval_fraction)
+        if sides != set(SPLITS):
+            raise ValueError(
+                f"with vocab_size={self.vocab_size}, prompt_length={self.prompt_length} "
+                f"({self.vocab_size ** self.prompt_length} prompts), split_seed={self.split_seed} and "
+                f"eval_fraction={self.eval_fraction} every prompt is on the {next(iter(sides))!r} side: use more "
+                f"prompts (a larger vocab_size or prompt_length) or another split"
+            )
+
+    def _draw_prompt(self) -> np.ndarray:
+        """A uniform prompt on this env's side of the split (all prompts with ``split=None``)."""
+        while True:
+            prompt = self.np_random.integers(self.vocab_size, size=self.prompt_length)
+            if self.split is None or prompt_split(prompt, self.split_seed, self.eval_fraction) == self.split:
+                return prompt
 
     @property
     def prompt(self) -> np.ndarray:
@@ -135,7 +206,7 @@ class TokenChainEnv(gym.Env[np.ndarray, np.int64]):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
         self.tokens[:] = self.pad_id
-        self.tokens[: self.prompt_length] = self.np_random.integers(self.vocab_size, size=self.prompt_length)
+        self.tokens[: self.prompt_length] = self._draw_prompt()
         self.position = 0
         return self.tokens.copy(), {"position": 0}
 

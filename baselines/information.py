@@ -25,6 +25,7 @@ import functools
 import itertools
 import math
 from collections import defaultdict
+from typing import Any
 
 import numpy as np
 from scipy.special import gammaln
@@ -163,3 +164,25 @@ def lock_information_floor(horizon: int, n_actions: int, epsilon: float, delta: 
     if rule == "sequential":
         return horizon * sequential_labels(n_actions, epsilon, level, noise)[0]
     return float(horizon * fixed_labels(n_actions, epsilon, level, noise))
+
+
+#: The overall confidence the plotted floor is drawn at (each of H states at 1 − δ/H).
+FLOOR_DELTA = 0.05
+LOCK_ID = "NoisyExpert/CombinationLock-v0"
+
+
+def task_floor(env_id: str, env_kwargs: dict[str, Any], horizon: float, delta: float = FLOOR_DELTA) -> float | None:
+    """The sequential floor of a lock task given by its id and kwargs (the lock's and the noise's
+    defaults: 4 actions, uniform noise at ε = 0.2), or ``None`` for another task, another noise
+    model, or a noise level without the mode condition."""
+    if env_id != LOCK_ID:
+        return None
+    noise = env_kwargs.get("noise", "uniform")
+    epsilon = env_kwargs.get("epsilon", 0.2)
+    if noise not in FLOOR_NOISES or not isinstance(epsilon, (int, float)):
+        return None
+    try:
+        return lock_information_floor(int(horizon), int(env_kwargs.get("n_actions", 4)), float(epsilon), delta,
+                                      noise=noise)
+    except ValueError:
+        return None

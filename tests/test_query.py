@@ -189,3 +189,14 @@ def test_uncertain_needs_fewer_sampled_labels_than_all_once_the_horizon_exceeds_
     unc, alls = _paired_labels(60, range(5))
     ratio = unc / alls
     assert stats.binomtest(int((ratio < 0.8).sum()), len(ratio), 0.5, alternative="greater").pvalue < 0.05
+
+
+def test_without_repeats_or_confidence_uncertain_labels_exactly_what_all_labels() -> None:
+    """CartPole's observations never repeat, so no state settles: `uncertain` asks at every visited state,
+    the same queries in the same order as `all`, and learns the same policy."""
+    kwargs = dict(env_kwargs=dict(noise="uniform", epsilon=0.2), budget=150, seed=0, eval_episodes=2)
+    a = run("opd", "NoisyExpert/CartPole-v1", query_rule="all", **kwargs)
+    u = run("opd", "NoisyExpert/CartPole-v1", query_rule="uncertain", **kwargs)
+    assert np.array_equal(_params(a.policy), _params(u.policy))
+    assert (u.labels_used, u.updates, u.normalized_return, u.extra["settled_states"]) == (
+        a.labels_used, a.updates, a.normalized_return, 0)

@@ -8,6 +8,17 @@ budget is spent. Under the default ``schedule="equal"`` a round takes the gradie
 the total to ``ceil(updates_per_label * labels so far)`` (the same total BC takes at that many
 labels); under ``"legacy"`` it takes ``updates_per_round`` steps.
 
+``query_rule="uncertain"`` changes step 2 only: a visited state is labelled only while the labels
+asked there so far (states keyed by their observation's bytes) do not settle its plurality at level
+``delta`` (:mod:`baselines.query` states the test and why its level holds), at most
+``max_queries_per_state`` labels per state, once per round, and (with ``confidence``) only where the
+learner's greedy action has probability below ``confidence``. Two additions keep it from stalling:
+when the learner's greedy action contradicts the settled plurality at a state it visited, the round
+takes extra gradient steps (in tens, at most ``max_fit_updates``) until it agrees, since such a state
+is never asked again and a round that asks nothing takes no steps under ``equal``; and training ends
+after ``max_idle_rounds`` rounds in a row that asked nothing (the learner has nothing left to ask
+where it goes), possibly under budget.
+
 We write this loop rather than reuse ``SimpleDAggerTrainer`` because DAgger (a) always *samples* the
 learner's actions, which with a noisy teacher reproduces the noise and makes it behave like offline
 BC, (b) can only store one sampled action per state, so it cannot train on the teacher's

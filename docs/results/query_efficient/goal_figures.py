@@ -1,0 +1,92 @@
+"""The goal figures of issue 11 from a query_efficient results directory (default: this one).
+
+Prints markdown tables: per (noise, ε, H) the median labels-to-target of each rule over seeds with a
+95% percentile bootstrap CI of the median (unreached seeds count as +inf), the paired per-seed ratio
+uncertain / all (median, bootstrap CI), the information floor (sequential; fixed plurality) and
+uncertain's ratio to it, and labels / H.
+
+    python docs/results/query_efficient/goal_figures.py [DIR]
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from baselines.information import FLOOR_DELTA, lock_information_floor
+
+RESAMPLES = 2000
+
+
+def _median_ci(values: np.ndarray, rng: np.random.Generator) -> tuple[float, float, float]:
+    idx = rng.integers(len(values), size=(RESAMPLES, len(values)))
+    meds = np.median(values[idx], axis=1)
+    lo, hi = np.quantile(meds, [0.025, 0.975], method="inverted_cdf")  # no interpolation: inf stays inf
+    return float(np.median(values)), float(lo), float(hi)
+
+
+def _fmt(x: float, digits: int = 0) -> str:
+    return "∞" if math.isinf(x) else f"{x:.{digits}f}"
+
+
+def _ci(m: float, lo: float, hi: float, digits: int = 0) -> str:
+    return f"{_fmt(m, digits)} [{_fmt(lo, digits)}, {_fmt(hi, digits)}]"
+
+
+def _spent(values: list[int] | None) -> str:
+    return f"median {np.median(values):.0f} ({min(values)}-{max(values)})" if values else "-"
+
+
+def main(directory: Path) -> None:
+    records = [json.loads(line) for line in (directory / "results.jsonl").read_text().splitlines() if line.strip()]
+    cells: dict[tuple, dict[str, dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
+    spent: dict[tuple, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))  # unreached: labels used
+    for r in records:
+        if r.get("status") != "ok" or r["env_id"] != "NoisyExpert/CombinationLock-v0":
+            continue
+        kw = r["env_kwargs"]
+        key = (kw["noise"], kw["epsilon"], kw["horizon"], kw.get("n_actions", 4))
+        labels = r["labels_to_target"]
+        cells[key][r["label"]][r["seed"]] = math.inf if labels is None else float(labels)
+        if labels is None:
+            spent[key][r["label"]].append(r["bracket"][0])
+    rng = np.random.default_rng(0)
+    print("| noise | ε | H | seeds | uncertain: median [95% CI] | all: median [95% CI] | uncertain / all, paired "
+          "median [95% CI] | floor (sequential; fixed) | uncertain / floor | uncertain labels / H | unreached seeds: labels spent (uncertain; all) |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for key in sorted(cells):
+        noise, eps, h, n_actions = key
+        unc, alls = cells[key].get("opd-uncertain", {}), cells[key].get("opd-all", {})
+        seeds = sorted(set(unc) & set(alls)) or sorted(unc)
+        u = np.array([unc[s] for s in seeds if s in unc])
+        a = np.array([alls[s] for s in seeds if s in alls])
+        um = _median_ci(u, rng) if len(u) else (math.nan,) * 3
+        am = _median_ci(a, rng) if len(a) else (math.nan,) * 3
+        paired = [s for s in seeds if s in unc and s in alls]
+        if paired:
+            ratio = np.array([unc[s] / alls[s] if math.isfinite(alls[s]) else
+                              (0.0 if math.isfinite(unc[s]) else math.nan) for s in paired])
+            ratio = ratio[~np.isnan(ratio)]
+            ratio_text = _ci(*_median_ci(ratio, rng), digits=2) if len(ratio) else "-"
+        else:
+            ratio_text = "-"
+        try:
+            floor = lock_information_floor(h, n_actions, eps, FLOOR_DELTA, noise=noise)
+            fixed = lock_information_floor(h, n_actions, eps, FLOOR_DELTA, noise=noise, rule="fixed")
+            floor_text = f"{floor:.0f}; {fixed:.0f}"
+            to_floor = _ci(*(x / floor for x in um), digits=2)
+        except ValueError:
+            floor_text, to_floor = "none (mode wrong)", "-"
+        per_h = _ci(*(x / h for x in um), digits=1)
+        reached = f"{int(np.isfinite(u).sum())}/{len(u)}, {int(np.isfinite(a).sum())}/{len(a)}"
+        print(f"| {noise} | {eps} | {h} | {reached} | {_ci(*um)} | {_ci(*am)} | {ratio_text} | {floor_text} | "
+              f"{to_floor} | {per_h} | {_spent(spent[key].get('opd-uncertain'))}; {_spent(spent[key].get('opd-all'))} |")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent)

@@ -39,7 +39,8 @@ from stable_baselines3.common.policies import ActorCriticPolicy
 from baselines.batches import ShuffledBatches
 from baselines.bc_trainer import make_bc_trainer, quiet_logger
 from baselines.learners.base import (
-    Accounting, OnRound, TrainingSettings, boolean, choice, equal_updates, integer, optional, probability, setting,
+    Accounting, OnRound, TrainingSettings, boolean, choice, equal_updates, integer, optional, probability,
+    resolve_mode_settings, setting,
 )
 from baselines.losses import DISCRETE_ONLY_LOSSES, DISTRIBUTION_LOSSES, LOSSES
 from baselines.query import StateLabels, state_key
@@ -132,13 +133,8 @@ class OPD:
 
         def __post_init__(self) -> None:
             super().__post_init__()
-            for name, default in self.uncertain_defaults.items():
-                value = getattr(self, name)
-                if self.query_rule == "uncertain" and value is None:
-                    object.__setattr__(self, name, default)
-                elif self.query_rule == "all" and value is not None:  # it would be silently ignored
-                    raise ValueError(f"{name}={value!r} applies to query_rule='uncertain' only; valid query_rule "
-                                     f"choices: {list(QUERY_RULES)}")
+            resolve_mode_settings(self, self.uncertain_defaults, self.query_rule == "uncertain",
+                                  f"query_rule='uncertain' only; valid query_rule choices: {list(QUERY_RULES)}")
             if self.query_rule == "uncertain" and self.lmbda > 0.0:
                 raise ValueError(f"query_rule='uncertain' labels the learner's own states and cannot be combined "
                                  f"with lmbda={self.lmbda!r} (teacher-acted episodes): set lmbda=0 or "

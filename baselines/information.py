@@ -25,7 +25,7 @@ import functools
 import itertools
 import math
 from collections import defaultdict
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from scipy.special import gammaln
@@ -98,6 +98,28 @@ def _log_posterior(counts: tuple[int, ...], log_p: np.ndarray) -> np.ndarray:
     return terms.sum(axis=1)
 
 
+def _expected_stop(truth: np.ndarray, decide: Callable[[tuple[int, ...]], int | None],
+                   symmetric: bool) -> tuple[float, float]:
+    """``(expected labels, error probability)`` of a stopping rule on the label counts at one state:
+    ``decide(counts)`` is the chosen action once the rule stops, else ``None``. Summed exactly over
+    the count vectors, level by level, until less than ``_TAIL`` probability is still running."""
+    running: dict[tuple[int, ...], float] = {(0,) * len(truth): 1.0}
+    expected = error = 0.0
+    for n in range(_MAX_LABELS + 1):
+        carry: dict[tuple[int, ...], float] = {}
+        for counts, mass in running.items():
+            decision = decide(counts)
+            if decision is None:
+                carry[counts] = mass
+            else:
+                expected += n * mass
+                error += mass if decision != 0 else 0.0
+        if sum(carry.values()) < _TAIL:
+            return expected, error
+        running = _step(carry, truth, symmetric)
+    raise RuntimeError(f"the test did not stop within {_MAX_LABELS} labels")  # pragma: no cover
+
+
 @functools.lru_cache(maxsize=256)
 def sequential_labels(n_actions: int, epsilon: float, level: float, noise: str = "uniform") -> tuple[float, float]:
     """``(expected labels, error probability)`` of the Bayes sequential test at one state that stops
@@ -105,25 +127,40 @@ def sequential_labels(n_actions: int, epsilon: float, level: float, noise: str =
     hyps, modes = _hypotheses(n_actions, epsilon, noise)
     with np.errstate(divide="ignore"):
         log_p = np.log(hyps)
-    truth = hyps[0]
-    running: dict[tuple[int, ...], float] = {(0,) * n_actions: 1.0}
-    expected = error = 0.0
-    for n in range(_MAX_LABELS + 1):
-        carry: dict[tuple[int, ...], float] = {}
-        for counts, mass in running.items():
-            post_log = _log_posterior(counts, log_p)
-            post = np.exp(post_log - post_log.max())
-            by_mode = np.bincount(modes, weights=post, minlength=n_actions) / post.sum()
-            lead = int(np.argmax(by_mode))
-            if by_mode[lead] >= 1.0 - level:
-                expected += n * mass
-                error += mass if lead != 0 else 0.0
-            else:
-                carry[counts] = mass
-        if sum(carry.values()) < _TAIL:
-            return expected, error
-        running = _step(carry, truth, symmetric=noise == "uniform")
-    raise RuntimeError(f"the sequential test did not stop within {_MAX_LABELS} labels")  # pragma: no cover
+
+    def decide(counts: tuple[int, ...]) -> int | None:
+        post_log = _log_posterior(counts, log_p)
+        post = np.exp(post_log - post_log.max())
+        by_mode = np.bincount(modes, weights=post, minlength=n_actions) / post.sum()
+        lead = int(np.argmax(by_mode))
+        return lead if by_mode[lead] >= 1.0 - level else None
+
+    return _expected_stop(hyps[0], decide, symmetric=noise == "uniform")
+
+
+@functools.lru_cache(maxsize=256)
+def settle_labels(n_actions: int, epsilon: float, delta: float, noise: str = "uniform",
+                  max_queries: int = 64) -> tuple[float, float]:
+    """``(expected labels, error probability)`` at one state of OPD's ``query_rule="uncertain"`` with one
+    label per query: asked until :func:`baselines.query.plurality_is_significant` at ``delta`` or
+    ``max_queries`` labels (its plurality then; a tie, possible only at the cap, counts as right). The
+    learner's own per-state cost, which needs no knowledge of the noise."""
+    from baselines.query import plurality_is_significant
+
+    truth = _hypotheses(n_actions, epsilon, noise)[0][0]
+
+    significant: dict[tuple[int, int], bool] = {}  # the test reads only the top two counts
+
+    def decide(counts: tuple[int, ...]) -> int | None:
+        second, first = sorted(counts)[-2:]
+        if (first, second) not in significant:
+            significant[first, second] = plurality_is_significant(np.array([first, second] + [0] * (n_actions - 2),
+                                                                           dtype=float), delta)
+        if sum(counts) >= max_queries or significant[first, second]:
+            return int(np.argmax(counts))
+        return None
+
+    return _expected_stop(truth, decide, symmetric=noise == "uniform")
 
 
 def plurality_correct(n_actions: int, epsilon: float, n: int, noise: str = "uniform") -> float:

@@ -9,7 +9,10 @@ require_baselines_stack()  # before the stack's imports (scipy ...)
 import numpy as np
 import pytest
 
-from baselines.information import fixed_labels, lock_information_floor, plurality_correct, sequential_labels
+from baselines.information import (
+    fixed_labels, lock_information_floor, plurality_correct, sequential_labels, settle_labels,
+)
+from baselines.query import plurality_is_significant
 
 
 def test_the_plurality_law_matches_a_hand_computation() -> None:
@@ -73,3 +76,19 @@ def test_bad_floor_arguments_are_refused(kwargs, match) -> None:
     args = dict(horizon=10, n_actions=4, epsilon=0.2) | kwargs
     with pytest.raises(ValueError, match=match):
         lock_information_floor(**args)
+
+
+def test_the_settle_cost_is_the_expected_labels_of_opd_s_own_test() -> None:
+    """OPD's `uncertain` rule at one state (one label per query), simulated with the function it uses."""
+    expected, error = settle_labels(4, 0.2, 0.1, max_queries=30)
+    rng = np.random.default_rng(1)
+    p = np.array([0.85, 0.05, 0.05, 0.05])
+    ns = []
+    for _ in range(3000):
+        counts = np.zeros(4)
+        while counts.sum() < 30 and not plurality_is_significant(counts, 0.1):
+            counts[rng.choice(4, p=p)] += 1
+        ns.append(counts.sum())
+    assert abs(np.mean(ns) - expected) < 4 * np.std(ns) / np.sqrt(len(ns))
+    assert error < 1e-6
+    assert settle_labels(4, 0.2, 0.1, max_queries=30)[0] > lock_information_floor(40, 4, 0.2) / 40  # no model: dearer

@@ -1,11 +1,13 @@
-"""The goal figures of issue 11 from a query_efficient results directory (default: this one).
+"""The goal figures of issue 11 from query_efficient results directories (default: this one and its
+``h160`` and ``fixed_wrong`` subdirectories).
 
-Prints markdown tables: per (noise, ε, H) the median labels-to-target of each rule over seeds with a
+Prints a markdown table: per (noise, ε, H) the median labels-to-target of each rule over seeds with a
 95% percentile bootstrap CI of the median (unreached seeds count as +inf), the paired per-seed ratio
 uncertain / all (median, bootstrap CI), the information floor (sequential; fixed plurality) and
-uncertain's ratio to it, and labels / H.
+uncertain's ratio to it, and labels / H; and writes ``labels_vs_horizon_floor.png`` next to this
+script: uniform-noise labels-to-target per seed vs H for both rules with the floor.
 
-    python docs/results/query_efficient/goal_figures.py [DIR]
+    python docs/results/query_efficient/goal_figures.py [DIR ...]
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from baselines.information import FLOOR_DELTA, lock_information_floor
+from baselines.information import FLOOR_DELTA, lock_information_floor, settle_labels
 
 RESAMPLES = 2000
 
@@ -42,8 +44,9 @@ def _spent(values: list[int] | None) -> str:
     return f"median {np.median(values):.0f} ({min(values)}-{max(values)})" if values else "-"
 
 
-def main(directory: Path) -> None:
-    records = [json.loads(line) for line in (directory / "results.jsonl").read_text().splitlines() if line.strip()]
+def main(directories: list[Path]) -> None:
+    records = [json.loads(line) for d in directories if (d / "results.jsonl").exists()
+               for line in (d / "results.jsonl").read_text().splitlines() if line.strip()]
     cells: dict[tuple, dict[str, dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
     spent: dict[tuple, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))  # unreached: labels used
     for r in records:
@@ -88,5 +91,52 @@ def main(directory: Path) -> None:
               f"{to_floor} | {per_h} | {_spent(spent[key].get('opd-uncertain'))}; {_spent(spent[key].get('opd-all'))} |")
 
 
+    plot(cells, Path(__file__).parent / "labels_vs_horizon_floor.png")
+
+
+def plot(cells: dict[tuple, dict[str, dict[int, float]]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    uniform = sorted(k for k in cells if k[0] == "uniform" and k[1] == 0.2 and k[3] == 4)
+    if len(uniform) < 2:
+        return
+    fig, ax = plt.subplots(figsize=(6.4, 4.6))
+    for i, (label, name) in enumerate((("opd-uncertain", "uncertain"), ("opd-all", "all"))):
+        hs, meds = [], []
+        for key in uniform:
+            per_seed = cells[key].get(label, {})
+            if not per_seed:
+                continue
+            h = key[2]
+            ys = np.array(list(per_seed.values()))
+            xs = h * (1 + 0.04 * (i - 0.5) + 0.01 * np.linspace(-1, 1, len(ys)))
+            ax.scatter(xs[np.isfinite(ys)], ys[np.isfinite(ys)], s=9, color=f"C{i}", alpha=0.6)
+            hs.append(h)
+            meds.append(np.median(ys))
+        ax.plot(hs, meds, "-o", color=f"C{i}", ms=4, label=f"opd {name}: median over seeds")
+    hs = np.array([k[2] for k in uniform])
+    ax.plot(hs, [lock_information_floor(h, 4, 0.2, FLOOR_DELTA) for h in hs], color="0.3", lw=2,
+            label=f"information floor (sequential, δ={FLOOR_DELTA})")
+    ax.plot(hs, [lock_information_floor(h, 4, 0.2, FLOOR_DELTA, rule="fixed") for h in hs], ":", color="0.3",
+            lw=1.5, label="fixed plurality at 1 − δ/H")
+    settle = settle_labels(4, 0.2, 0.01)[0]
+    ax.plot(hs, settle * hs, "--", color="C0", lw=1.0,
+            label=f"H × {settle:.1f}: uncertain's own test settling every state (δ=0.01)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("horizon H")
+    ax.set_ylabel("labels to open the lock (success 0.9)")
+    ax.set_title("CombinationLock, 4 actions, uniform ε = 0.2: labels-to-target per seed", fontsize=9)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent)
+    here = Path(__file__).parent
+    main([Path(a) for a in sys.argv[1:]] or [here, here / "h160", here / "fixed_wrong"])

@@ -21,6 +21,7 @@ from scipy import stats
 
 from baselines import run
 from baselines.learners import learner_settings
+from baselines.learners.base import equal_updates
 from baselines.learners import opd as opd_module
 from baselines.query import log_evidence, plurality_is_significant, state_key
 from baselines.threshold import labels_to_target
@@ -150,6 +151,8 @@ def test_a_state_whose_plurality_is_significant_is_not_queried_again(delta, monk
     assert len(per_state) == 10 and settled == 10 == r.extra["settled_states"]  # every depth settled ...
     assert r.success_rate == 1.0 and r.labels_used < 400  # ... then it stopped asking, under budget
     assert r.extra["labelled_states"] == len(log) == r.labels_used
+    # the equal rule's steps, plus the steps that made the learner follow a settled plurality
+    assert r.updates == equal_updates(r.labels_used, r.settings["updates_per_label"]) + r.extra["fit_updates"]
 
 
 def test_uncertain_is_deterministic_for_a_seed() -> None:

@@ -15,7 +15,8 @@ asked there so far (states keyed by their observation's bytes) do not settle its
 learner's greedy action has probability below ``confidence``. Two additions keep it from stalling:
 when the learner's greedy action contradicts the settled plurality at a state it visited, the round
 takes extra gradient steps (in tens, at most ``max_fit_updates``) until it agrees, since such a state
-is never asked again and a round that asks nothing takes no steps under ``equal``; and training ends
+is never asked again and a round that asks nothing takes no steps under ``equal`` (these steps come
+on top of the ``equal`` rule's: ``updates`` = U(labels) + ``extra["fit_updates"]``); and training ends
 after ``max_idle_rounds`` rounds in a row that asked nothing (the learner has nothing left to ask
 where it goes), possibly under budget.
 
@@ -219,8 +220,9 @@ class OPD:
                 #    with few labels gets few steps (possibly none).
                 if s.schedule == "legacy":
                     steps = int(s.updates_per_round)  # type: ignore[arg-type]  (resolved: never None here)
-                else:
-                    steps = equal_updates(acc.labels_used, s.updates_per_label) - acc.updates
+                else:  # (the `uncertain` rule's fit steps come on top: they are not counted here)
+                    steps = equal_updates(acc.labels_used, s.updates_per_label) - (
+                        acc.updates - acc.extra.get("fit_updates", 0))
                 if steps > 0 or (known is not None and dataset_obs):
                     all_obs = np.concatenate(dataset_obs)
                     all_targets = np.concatenate(dataset_targets)

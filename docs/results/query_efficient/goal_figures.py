@@ -40,6 +40,21 @@ def _ci(m: float, lo: float, hi: float, digits: int = 0) -> str:
     return f"{_fmt(m, digits)} [{_fmt(lo, digits)}, {_fmt(hi, digits)}]"
 
 
+def _paired_ratio(unc: dict[int, float], alls: dict[int, float], rng: np.random.Generator) -> str:
+    """Median [95% CI] over seeds of unc / all (a seed that only `unc` reaches: 0; neither: left out)."""
+    paired = [s for s in sorted(unc) if s in alls]
+    ratio = np.array([unc[s] / alls[s] if math.isfinite(alls[s]) else (0.0 if math.isfinite(unc[s]) else math.nan)
+                      for s in paired])
+    ratio = ratio[~np.isnan(ratio)]
+    return _ci(*_median_ci(ratio, rng), digits=2) if len(ratio) else "-"
+
+
+def _variant(labels: dict[int, float], alls: dict[int, float], rng: np.random.Generator) -> str:
+    if not labels:
+        return "-"
+    return f"{_ci(*_median_ci(np.array(list(labels.values())), rng))}; {_paired_ratio(labels, alls, rng)}"
+
+
 def _spent(values: list[int] | None) -> str:
     return f"median {np.median(values):.0f} ({min(values)}-{max(values)})" if values else "-"
 
@@ -60,8 +75,9 @@ def main(directories: list[Path]) -> None:
             spent[key][r["label"]].append(r["bracket"][0])
     rng = np.random.default_rng(0)
     print("| noise | ε | H | seeds | uncertain: median [95% CI] | all: median [95% CI] | uncertain / all, paired "
-          "median [95% CI] | floor (sequential; fixed) | uncertain / floor | uncertain labels / H | unreached seeds: labels spent (uncertain; all) |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+          "median [95% CI] | floor (sequential; fixed) | uncertain / floor | uncertain labels / H | unreached seeds: labels spent (uncertain; all) | uncertain δ=0.1: median [95% CI]; "
+          "/ all, paired |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for key in sorted(cells):
         noise, eps, h, n_actions = key
         unc, alls = cells[key].get("opd-uncertain", {}), cells[key].get("opd-all", {})
@@ -70,14 +86,7 @@ def main(directories: list[Path]) -> None:
         a = np.array([alls[s] for s in seeds if s in alls])
         um = _median_ci(u, rng) if len(u) else (math.nan,) * 3
         am = _median_ci(a, rng) if len(a) else (math.nan,) * 3
-        paired = [s for s in seeds if s in unc and s in alls]
-        if paired:
-            ratio = np.array([unc[s] / alls[s] if math.isfinite(alls[s]) else
-                              (0.0 if math.isfinite(unc[s]) else math.nan) for s in paired])
-            ratio = ratio[~np.isnan(ratio)]
-            ratio_text = _ci(*_median_ci(ratio, rng), digits=2) if len(ratio) else "-"
-        else:
-            ratio_text = "-"
+        ratio_text = _paired_ratio(unc, alls, rng)
         try:
             floor = lock_information_floor(h, n_actions, eps, FLOOR_DELTA, noise=noise)
             fixed = lock_information_floor(h, n_actions, eps, FLOOR_DELTA, noise=noise, rule="fixed")
@@ -88,7 +97,8 @@ def main(directories: list[Path]) -> None:
         per_h = _ci(*(x / h for x in um), digits=1)
         reached = f"{int(np.isfinite(u).sum())}/{len(u)}, {int(np.isfinite(a).sum())}/{len(a)}"
         print(f"| {noise} | {eps} | {h} | {reached} | {_ci(*um)} | {_ci(*am)} | {ratio_text} | {floor_text} | "
-              f"{to_floor} | {per_h} | {_spent(spent[key].get('opd-uncertain'))}; {_spent(spent[key].get('opd-all'))} |")
+              f"{to_floor} | {per_h} | {_spent(spent[key].get('opd-uncertain'))}; {_spent(spent[key].get('opd-all'))} | "
+              f"{_variant(cells[key].get('opd-uncertain-d0.1', {}), alls, rng)} |")
 
 
     plot(cells, Path(__file__).parent / "labels_vs_horizon_floor.png")
@@ -104,7 +114,8 @@ def plot(cells: dict[tuple, dict[str, dict[int, float]]], path: Path) -> None:
     if len(uniform) < 2:
         return
     fig, ax = plt.subplots(figsize=(6.4, 4.6))
-    for i, (label, name) in enumerate((("opd-uncertain", "uncertain"), ("opd-all", "all"))):
+    variants = (("opd-uncertain", "uncertain"), ("opd-all", "all"), ("opd-uncertain-d0.1", "uncertain, δ=0.1"))
+    for i, (label, name) in enumerate(variants):
         hs, meds = [], []
         for key in uniform:
             per_seed = cells[key].get(label, {})
@@ -112,11 +123,12 @@ def plot(cells: dict[tuple, dict[str, dict[int, float]]], path: Path) -> None:
                 continue
             h = key[2]
             ys = np.array(list(per_seed.values()))
-            xs = h * (1 + 0.04 * (i - 0.5) + 0.01 * np.linspace(-1, 1, len(ys)))
+            xs = h * (1 + 0.04 * (i - 1) + 0.01 * np.linspace(-1, 1, len(ys)))
             ax.scatter(xs[np.isfinite(ys)], ys[np.isfinite(ys)], s=9, color=f"C{i}", alpha=0.6)
             hs.append(h)
             meds.append(np.median(ys))
-        ax.plot(hs, meds, "-o", color=f"C{i}", ms=4, label=f"opd {name}: median over seeds")
+        if hs:
+            ax.plot(hs, meds, "-o", color=f"C{i}", ms=4, label=f"opd {name}: median over seeds")
     hs = np.array([k[2] for k in uniform])
     ax.plot(hs, [lock_information_floor(h, 4, 0.2, FLOOR_DELTA) for h in hs], color="0.3", lw=2,
             label=f"information floor (sequential, δ={FLOOR_DELTA})")

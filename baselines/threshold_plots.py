@@ -5,7 +5,8 @@
     its bracket as a thin vertical segment, seeds that never reached the target as an upward triangle
     at the budget they were not reached within; the fitted median curve of the preferred model (both
     dashed when undecided: exponential ``--``, power ``:``), and the offline prediction
-    ``C_OFF * p^-H * L`` (black, as in :func:`baselines.plots.plot_labels_to_target`);
+    ``C_OFF * p^-H * L`` (black, as in :func:`baselines.plots.plot_labels_to_target`), and on the lock
+    the information floor of :func:`baselines.information.task_floor` (grey);
 (b) ``bc_rate_vs_log_inv_p_<env>.png``: BC's fitted exponential rate (95% CI) against the analytic
     ``log(1/p)`` with the line ``y = x``, when BC was fitted at >= 2 noise levels of one noise model;
 (c) ``reached_vs_noise_<env>.png``: at each horizon measured at >= 3 noise levels of one noise model,
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from baselines.information import FLOOR_DELTA, task_floor
 from baselines.plots import _pyplot, _save_line_plot, _slug
 from baselines.stats import NOISE_LEVEL_KEYS, kwargs_key
 from baselines.threshold_report import GrowthCell
@@ -86,6 +88,10 @@ def plot_threshold_vs_horizon(cells: list[GrowthCell], env_id: str, out: Path) -
         if p is not None and 0 < p < 1:
             ax.plot(hs, [offline_labels(p, h) for h in hs], "k--", lw=0.9,
                     label=f"offline prediction 4.5·L·p^-H (p={p:.3f})")
+        floor = [task_floor(env_id, sel[0].env_kwargs, h) for h in hs]
+        if None not in floor:
+            ax.plot(hs, floor, color="0.45", lw=2.0, alpha=0.6,
+                    label=f"information floor (ideal learner, δ={FLOOR_DELTA})")
         ax.set_yscale("log")
         # the p^-H line explodes at horizons only on-policy learners were run at: keep the data readable
         data = [v for c in sel for ss in c.seeds.values() for s in ss for v in (s.lo, s.hi) if v]

@@ -149,14 +149,22 @@ class TrainingSettings(SettingsBase):
         # resolved here so that records carry the values actually used
         if self.lr is None:
             object.__setattr__(self, "lr", LR if self.schedule == "equal" else self.legacy_lr)
-        for name, default in self.legacy_defaults.items():
-            value = getattr(self, name)
-            if self.schedule == "legacy" and value is None:
-                object.__setattr__(self, name, default)
-            elif self.schedule == "equal" and value is not None:  # it would be silently ignored
-                raise ValueError(f"{name}={value!r} applies to schedule='legacy' only; under schedule='equal' "
-                                 f"every learner takes ceil(updates_per_label * labels) gradient steps: set "
-                                 f"updates_per_label, or schedule='legacy'")
+        resolve_mode_settings(self, self.legacy_defaults, self.schedule == "legacy",
+                              "schedule='legacy' only; under schedule='equal' every learner takes "
+                              "ceil(updates_per_label * labels) gradient steps: set updates_per_label, or "
+                              "schedule='legacy'")
+
+
+def resolve_mode_settings(settings: Any, defaults: Mapping[str, Any], applies: bool, refusal: str) -> None:
+    """Settings only one mode reads (declared with default None): where the mode ``applies``, a None
+    takes its default from ``defaults``; elsewhere a value is refused, since it would be silently
+    ignored (``ValueError`` "<name>=<value> applies to <refusal>")."""
+    for name, default in defaults.items():
+        value = getattr(settings, name)
+        if applies and value is None:
+            object.__setattr__(settings, name, default)
+        elif not applies and value is not None:
+            raise ValueError(f"{name}={value!r} applies to {refusal}")
 
 
 def settings_docs(settings_cls: type) -> dict[str, tuple[Any, str]]:

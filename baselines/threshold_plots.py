@@ -30,6 +30,15 @@ from baselines.threshold_report import GrowthCell
 RATE_ALGOS = ("bc",)  # the learners whose fitted rate plot (b) sets against log(1/p)
 
 
+def _finish(plt: object, fig: object, title: str, path: Path) -> Path:
+    """Title, lay out, save (dpi 110) and close a multi-panel figure."""
+    fig.suptitle(title, fontsize=9)  # type: ignore[attr-defined]
+    fig.tight_layout()  # type: ignore[attr-defined]
+    fig.savefig(path, dpi=110)  # type: ignore[attr-defined]
+    plt.close(fig)  # type: ignore[attr-defined]
+    return path
+
+
 def _panel_title(cell: GrowthCell) -> str:
     return ", ".join(f"{k}={v}" for k, v in sorted(cell.env_kwargs.items())) or cell.env_id
 
@@ -104,13 +113,8 @@ def plot_threshold_vs_horizon(cells: list[GrowthCell], env_id: str, out: Path) -
         ax.legend(fontsize=6.5)
     for ax in list(axes.flat)[len(panels):]:
         ax.set_visible(False)
-    fig.suptitle(f"{env_id}: labels-to-target per seed\n(bars: brackets; ^: not reached within that budget)",
-                 fontsize=9)
-    fig.tight_layout()
-    path = out / f"threshold_vs_horizon_{_slug(env_id)}.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path, ""
+    return _finish(plt, fig, f"{env_id}: labels-to-target per seed\n(bars: brackets; ^: not reached within that "
+                   "budget)", out / f"threshold_vs_horizon_{_slug(env_id)}.png"), ""
 
 
 def _rate_series(cells: list[GrowthCell], env_id: str) -> dict[str, list[GrowthCell]]:
@@ -216,13 +220,8 @@ def plot_reached_vs_noise(cells: list[GrowthCell], env_id: str, out: Path) -> tu
         title = f"{rest}, {some_cell.horizon_key}={h:g}" if some_cell.horizon_key else rest
         share.set_title(title, fontsize=9)
         frac.set_title(title, fontsize=9)
-    fig.suptitle(f"{env_id}: reaching the target vs noise level (bars: Clopper-Pearson 95% CI over seeds)",
-                 fontsize=9)
-    fig.tight_layout()
-    path = out / f"reached_vs_noise_{_slug(env_id)}.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path, ""
+    return _finish(plt, fig, f"{env_id}: reaching the target vs noise level (bars: Clopper-Pearson 95% CI over "
+                   "seeds)", out / f"reached_vs_noise_{_slug(env_id)}.png"), ""
 
 
 def draw_threshold_plots(cells: list[GrowthCell], out: Path) -> tuple[list[Path], list[str]]:

@@ -130,13 +130,16 @@ def _online_bracket(algo: str, task: Task, seed: int, target: float, max_budget:
                     common: dict[str, Any]) -> tuple[int, int | None]:
     """One training up to ``max_budget``, evaluated after every round; stop at the first success."""
     eval_seeds = RunSeeds(seed).eval_episodes(common["eval_episodes"])
+    # Once, not per round: a split task's evaluation side is a new Task, whose probe env (spaces,
+    # expert return) would otherwise be rebuilt every round.
+    eval_task = task.evaluation_task()
     history: list[tuple[int, bool]] = []
 
     def on_round(policy: Any, accounting: Any) -> bool:
         # Evaluating must not move torch's RNG (sampled evaluation, sampling learners): training then
         # continues exactly as run(budget=labels so far) would have trained.
         state = th.get_rng_state()
-        ok = score(task.evaluation_task(), policy, eval_seeds, common["deterministic_eval"]).metric() >= target
+        ok = score(eval_task, policy, eval_seeds, common["deterministic_eval"]).metric() >= target
         th.set_rng_state(state)
         history.append((accounting.labels_used, ok))
         return ok

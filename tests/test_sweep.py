@@ -98,6 +98,17 @@ def test_bad_configs_fail_naming_the_key(raw, exc, key):
         parse_config(raw)
 
 
+EXPERIMENTS = sorted((Path(__file__).parent.parent / "experiments").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", EXPERIMENTS, ids=[p.name for p in EXPERIMENTS])
+def test_shipped_experiment_configs_validate(path):
+    """Every config the README tells users to run loads (names, kwargs, envs that build) and has cells."""
+    config = load_config(path)
+    assert config.cells, path
+    assert len({cell_key(c) for c in config.cells}) == len(config.cells)
+
+
 def test_tiny_sweep_records_resume_and_config_guard(tmp_path):
     config = parse_config(TINY)
     summary = run_sweep(config, tmp_path, jobs=1, progress=False)

@@ -1,10 +1,12 @@
 """The goal figures of issue 11 from query_efficient results directories (default: this one and its
-``h160`` and ``fixed_wrong`` subdirectories).
+``h160``, ``fixed_wrong`` and ``tasks`` subdirectories).
 
 Prints a markdown table: per (noise, ε, H) the median labels-to-target of each rule over seeds with a
 95% percentile bootstrap CI of the median (unreached seeds count as +inf), the paired per-seed ratio
 uncertain / all (median, bootstrap CI), the information floor (sequential; fixed plurality) and
-uncertain's ratio to it, and labels / H; and writes ``labels_vs_horizon_floor.png`` next to this
+uncertain's ratio to it, and labels / H; for the other tasks (CartPole, TokenChain) a second table:
+per label the median labels-to-target [CI] and the paired ratio to the `all` label with the same
+loss; and writes ``labels_vs_horizon_floor.png`` next to this
 script: uniform-noise labels-to-target per seed vs H for both rules with the floor.
 
     python docs/results/query_efficient/goal_figures.py [DIR ...]
@@ -62,6 +64,33 @@ def _spent(values: list[int] | None) -> str:
 def main(directories: list[Path]) -> None:
     records = [json.loads(line) for d in directories if (d / "results.jsonl").exists()
                for line in (d / "results.jsonl").read_text().splitlines() if line.strip()]
+    lock_table(records)
+    tasks_table(records)
+
+
+def tasks_table(records: list[dict]) -> None:
+    """Non-lock envs: each label against the `all` label of the same loss (opd-uncertain-c0.8 -> opd-all,
+    opd-forward_kl-uncertain -> opd-forward_kl-all)."""
+    per_env: dict[str, dict[str, dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
+    for r in records:
+        if r.get("status") == "ok" and r["env_id"] != "NoisyExpert/CombinationLock-v0":
+            labels = r["labels_to_target"]
+            per_env[r["env_id"]][r["label"]][r["seed"]] = math.inf if labels is None else float(labels)
+    if not per_env:
+        return
+    rng = np.random.default_rng(0)
+    print("\n| env | label | seeds reached | labels-to-target: median [95% CI] | / `all` of the same loss: paired median [95% CI] |")
+    print("| --- | --- | --- | --- | --- |")
+    for env_id in sorted(per_env):
+        for label, values in sorted(per_env[env_id].items()):
+            reference = per_env[env_id].get(label.split("-uncertain")[0] + "-all", {})
+            ratio = "-" if label.endswith("-all") else _paired_ratio(values, reference, rng)
+            v = np.array(list(values.values()))
+            print(f"| {env_id} | {label} | {int(np.isfinite(v).sum())}/{len(v)} | {_ci(*_median_ci(v, rng))} | {ratio} |")
+
+
+def lock_table(records: list[dict]) -> None:
+    """The lock: both rules per (noise, ε, H), the floor, and the plot."""
     cells: dict[tuple, dict[str, dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
     spent: dict[tuple, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))  # unreached: labels used
     for r in records:
@@ -73,6 +102,8 @@ def main(directories: list[Path]) -> None:
         cells[key][r["label"]][r["seed"]] = math.inf if labels is None else float(labels)
         if labels is None:
             spent[key][r["label"]].append(r["bracket"][0])
+    if not cells:
+        return
     rng = np.random.default_rng(0)
     print("| noise | ε | H | seeds | uncertain: median [95% CI] | all: median [95% CI] | uncertain / all, paired "
           "median [95% CI] | floor (sequential; fixed) | uncertain / floor | uncertain labels / H | unreached seeds: labels spent (uncertain; all) | uncertain δ=0.1: median [95% CI]; "
@@ -151,4 +182,4 @@ def plot(cells: dict[tuple, dict[str, dict[int, float]]], path: Path) -> None:
 
 if __name__ == "__main__":
     here = Path(__file__).parent
-    main([Path(a) for a in sys.argv[1:]] or [here, here / "h160", here / "fixed_wrong"])
+    main([Path(a) for a in sys.argv[1:]] or [here, here / "h160", here / "fixed_wrong", here / "tasks"])

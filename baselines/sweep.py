@@ -101,6 +101,24 @@ def execute_cell(cell: dict[str, Any]) -> dict[str, Any]:
     return make_record(cell, key, "ok", **fields)
 
 
+def execute_cells(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """:func:`execute_cell` for cells that share one training, in one process (so it is trained once)."""
+    return [execute_cell(cell) for cell in cells]
+
+
+def _training_groups(cells: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Cells grouped by the training they share (budget cells only), in first-occurrence order.
+
+    A pool hands cells to whichever worker is free, so the greedy and sampled variants of one
+    training would mostly land in different workers and each train it: they go to a worker together.
+    """
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for i, cell in enumerate(cells):
+        key = _training_key(cell) if cell.get("measure") != "threshold" else f"cell {i}"
+        groups.setdefault(key, []).append(cell)
+    return list(groups.values())
+
+
 def _worker_init() -> None:
     import torch
 
@@ -123,21 +141,23 @@ def _run_local(cells: list[dict[str, Any]], jobs: int) -> Iterator[dict[str, Any
     ctx = multiprocessing.get_context(START_METHOD)
     if START_METHOD == "forkserver":
         ctx.set_forkserver_preload(["baselines.experiment", "baselines.sweep"])
-    pool = ProcessPoolExecutor(max_workers=min(jobs, len(cells)), mp_context=ctx, initializer=_worker_init)
-    pending: dict[Future, dict[str, Any]] = {pool.submit(execute_cell, cell): cell for cell in cells}
+    groups = _training_groups(cells)
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(groups)), mp_context=ctx, initializer=_worker_init)
+    pending: dict[Future, list[dict[str, Any]]] = {pool.submit(execute_cells, group): group for group in groups}
     return _drain_pool(pool, pending)
 
 
-def _drain_pool(pool: ProcessPoolExecutor, pending: dict[Future, dict[str, Any]]) -> Iterator[dict[str, Any]]:
+def _drain_pool(pool: ProcessPoolExecutor, pending: dict[Future, list[dict[str, Any]]]) -> Iterator[dict[str, Any]]:
     try:
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
-                cell = pending.pop(future)
+                group = pending.pop(future)
                 try:
-                    yield future.result()
-                except Exception as err:  # a worker died (e.g. killed): record it, go on
-                    yield _error_record(cell, err, 0.0)
+                    records = future.result()
+                except Exception as err:  # a worker died (e.g. killed): record its cells, go on
+                    records = [_error_record(cell, err, 0.0) for cell in group]
+                yield from records
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 

@@ -162,6 +162,24 @@ def test_parallel_and_serial_sweeps_give_the_same_records(tmp_path):
     assert comparable(tmp_path / "serial" / "results.jsonl") == comparable(tmp_path / "pool" / "results.jsonl")
 
 
+def test_cells_sharing_a_training_go_to_one_worker_with_the_same_records(tmp_path):
+    from baselines.sweep import _training_groups
+
+    raw = {**TINY, "algorithms": [{"name": "opd", "updates_per_label": 0.5, "label": "greedy"},
+                                  {"name": "opd", "updates_per_label": 0.5, "label": "sampled",
+                                   "deterministic_eval": False}]}
+    config = parse_config(raw)
+    groups = _training_groups(config.cells)
+    assert len(groups) == len(config.cells) // 2
+    assert all(sorted(c["label"] for c in g) == ["greedy", "sampled"] for g in groups)
+    threshold = parse_config({**{k: v for k, v in raw.items() if k != "budgets"}, "measure": "threshold",
+                              "max_budget": 40, "target": 0.9})
+    assert [len(g) for g in _training_groups(threshold.cells)] == [1] * len(threshold.cells)  # each its own search
+    run_sweep(config, tmp_path / "serial", jobs=1, progress=False)
+    run_sweep(config, tmp_path / "pool", jobs=2, progress=False)
+    assert comparable(tmp_path / "serial" / "results.jsonl") == comparable(tmp_path / "pool" / "results.jsonl")
+
+
 def test_a_killed_sweep_resumes_to_the_uninterrupted_result(tmp_path):
     cfg = tmp_path / "tiny.yaml"
     cfg.write_text(yaml.safe_dump(TINY))

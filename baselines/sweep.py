@@ -84,13 +84,13 @@ def execute_cell(cell: dict[str, Any]) -> dict[str, Any]:
 
     key = cell_key(cell)
     start = time.perf_counter()
-    common = dict(seed=cell["seed"], env_kwargs=dict(cell["env_kwargs"]), policy=cell.get("policy"),
-                  policy_kwargs=cell.get("policy_kwargs"), eval_episodes=cell["eval_episodes"],
-                  deterministic_eval=cell["deterministic_eval"], **cell["settings"])
     try:
         if cell.get("measure") == "threshold":
             t = labels_to_target(cell["algo"], cell["env_id"], target=cell["target"], max_budget=cell["max_budget"],
-                                 resolution=cell["resolution"], **common)
+                                 resolution=cell["resolution"], seed=cell["seed"], env_kwargs=dict(cell["env_kwargs"]),
+                                 policy=cell.get("policy"), policy_kwargs=cell.get("policy_kwargs"),
+                                 eval_episodes=cell["eval_episodes"], deterministic_eval=cell["deterministic_eval"],
+                                 **cell["settings"])
             fields = {"algo": cell["algo"], "env_id": cell["env_id"], "env_kwargs": cell["env_kwargs"],
                       "seed": cell["seed"], "labels_to_target": t.labels, "bracket": list(t.bracket), "runs": t.runs,
                       "wall_time_s": time.perf_counter() - start}

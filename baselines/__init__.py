@@ -22,10 +22,14 @@ if GYMNASIUM_1 or find_spec("imitation") is None:
     )
 
 import noisy_expert_envs  # noqa: E402, F401  (registers the NoisyExpert/* ids)
-from baselines.experiment import run  # noqa: E402
-from baselines.learners import LEARNERS, Accounting, register_learner  # noqa: E402
-from baselines.losses import DISTRIBUTION_LOSSES, LOSSES  # noqa: E402
-from baselines.result import RunResult  # noqa: E402
-from baselines.task import Task  # noqa: E402
+from baselines.core.result import RunResult  # noqa: E402
+from baselines.core.run import run  # noqa: E402
+from baselines.core.task import Task  # noqa: E402
+from baselines.learners import LEARNERS, Accounting, OraclePolicy, register_learner  # noqa: E402
+from baselines.learners.losses import DISTRIBUTION_LOSSES, LOSSES  # noqa: E402
+from baselines.sweep.threshold import Threshold, labels_to_target  # noqa: E402
 
-__all__ = ["Accounting", "DISTRIBUTION_LOSSES", "LEARNERS", "LOSSES", "RunResult", "Task", "register_learner", "run"]
+__all__ = [
+    "Accounting", "DISTRIBUTION_LOSSES", "LEARNERS", "LOSSES", "OraclePolicy", "RunResult", "Task", "Threshold",
+    "labels_to_target", "register_learner", "run",
+]

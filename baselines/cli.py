@@ -95,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
         "config.yaml (see --adopt) is refused, naming the line or file, before anything is written.\n"
         f"Grids of more than {LARGE_GRID} runs need --yes. See experiments/*.yaml.\n"
         "With 'measure: threshold' (and max_budget instead of budgets) each cell measures one seed's\n"
-        "labels-to-target (baselines.threshold.labels_to_target) instead of one budget's score.\n"
+        "labels-to-target (baselines.sweep.threshold.labels_to_target) instead of one budget's score.\n"
         "\nconfig sketch:\n"
         "  envs: [{id: NoisyExpert/CombinationLock-v0, kwargs: {epsilon: 0.2}, grid: {horizon: [5, 10]}}]\n"
         "  algorithms: [bc, dagger, {name: opd, loss: plurality, k: 3, label: opd-plurality}]\n"
@@ -188,7 +188,7 @@ def _confirm_grid(n_runs: int, yes: bool) -> None:
 
 
 def _sweep(args: argparse.Namespace, config: Any) -> int:
-    from baselines.sweep import run_sweep
+    from baselines.sweep.runner import run_sweep
 
     if args.out is None:
         raise ValueError("--out DIR is required")
@@ -202,19 +202,19 @@ def _sweep(args: argparse.Namespace, config: Any) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from baselines.config import load_config
+    from baselines.sweep.config import load_config
 
     config = load_config(args.config)
     code = _sweep(args, config)
     if args.report:
-        from baselines.report import make_report
+        from baselines.report.build import make_report
 
         print(make_report(args.out).markdown)
     return code
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from baselines.report import make_report
+    from baselines.report.build import make_report
 
     report = make_report(args.dir, target=args.target, plots=not args.no_plots)
     print(report.markdown)
@@ -227,8 +227,8 @@ def demo_config_text() -> str:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from baselines.config import parse_config, safe_load_yaml
-    from baselines.report import make_report
+    from baselines.sweep.config import parse_config, safe_load_yaml
+    from baselines.report.build import make_report
 
     text = demo_config_text()
     if args.show_config:
@@ -259,10 +259,10 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
 
 def _cmd_list(args: argparse.Namespace) -> int:
     import noisy_expert_envs
-    from baselines.experiment import COMMON_KWARGS
+    from baselines.core.run import COMMON_KWARGS
     from baselines.learners import LEARNERS, settings_docs
-    from baselines.losses import DISTRIBUTION_LOSSES, LABEL_LOSSES
-    from baselines.policies import POLICIES
+    from baselines.learners.losses import DISTRIBUTION_LOSSES, LABEL_LOSSES
+    from baselines.core.policies import POLICIES
     from noisy_expert_envs.noise.factory import CONTINUOUS_NOISE, DISCRETE_NOISE, noise_parameters
 
     print("environments:")

@@ -33,9 +33,9 @@ from typing import Any
 import numpy as np
 from imitation.data import types
 
-from baselines.task import Task, make_env
+from baselines.core.task import Task, make_env
 from baselines.learners.bc import collect_demonstrations
-from baselines.store import package_version
+from baselines.sweep.store import package_version
 
 FORMAT = "noisy-expert-demonstrations/2"
 LEGACY_FORMAT = "noisy-expert-demonstrations/1"

@@ -21,12 +21,12 @@ from imitation.algorithms import bc
 from imitation.algorithms.dagger import SimpleDAggerTrainer
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from baselines.bc_trainer import quiet_logger
+from baselines.learners.trainer import quiet_logger
 from baselines.learners import OPD
-from baselines.oracle_policy import OraclePolicy
-from baselines.policies import make_policy
-from baselines.seeds import RunSeeds
-from baselines.task import Task, make_env
+from baselines.learners.oracle_policy import OraclePolicy
+from baselines.core.policies import make_policy
+from baselines.core.seeds import RunSeeds
+from baselines.core.task import Task, make_env
 
 ENV = "NoisyExpert/CombinationLock-v0"
 

@@ -16,9 +16,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from baselines.config import parse_config
-from baselines.store import read_records
-from baselines.sweep import run_sweep
+from baselines.sweep.config import parse_config
+from baselines.sweep.store import read_records
+from baselines.sweep.runner import run_sweep
 
 
 def grid(seeds: int) -> dict:

@@ -6,8 +6,8 @@ imitation's ``bc.BC.train`` on the same labelled states, batch 32, one torch thr
 - *stock*: ``bc.BC`` with its defaults: ``BehaviorCloningLossCalculator`` (``evaluate_actions``:
   also the value head; the L2 sum over all parameters even at weight 0), Adam's default kernel, and
   a ``Transitions`` object that imitation wraps in a torch ``DataLoader`` with its collate function;
-- *ours*: ``baselines.bc_trainer.make_bc_trainer`` (``DistillationLossCalculator``, fused Adam) fed
-  ``baselines.batches.ShuffledBatches``.
+- *ours*: ``baselines.learners.trainer.make_bc_trainer`` (``DistillationLossCalculator``, fused Adam) fed
+  ``baselines.learners.batches.ShuffledBatches``.
 
 The two alternate in blocks, and the table reports medians over blocks of the time per step and of
 the within-block ratio. A third row swaps only the loss calculator, to show what each part buys::
@@ -28,11 +28,11 @@ import torch as th
 from imitation.algorithms import bc
 from imitation.data import types
 
-from baselines.bc_trainer import make_bc_trainer, quiet_logger
-from baselines.task import make_env
-from baselines.batches import ShuffledBatches
-from baselines.losses import DistillationLossCalculator
-from baselines.policies import make_policy
+from baselines.learners.trainer import make_bc_trainer, quiet_logger
+from baselines.core.task import make_env
+from baselines.learners.batches import ShuffledBatches
+from baselines.learners.losses import DistillationLossCalculator
+from baselines.core.policies import make_policy
 
 BATCH = 32
 

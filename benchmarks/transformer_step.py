@@ -23,10 +23,10 @@ from typing import Any, Callable
 import numpy as np
 import torch as th
 
-from baselines.batches import ShuffledBatches
-from baselines.bc_trainer import make_bc_trainer, quiet_logger
-from baselines.policies import make_policy
-from baselines.task import Task
+from baselines.learners.batches import ShuffledBatches
+from baselines.learners.trainer import make_bc_trainer, quiet_logger
+from baselines.core.policies import make_policy
+from baselines.core.task import Task
 
 BATCH = 32
 VOCAB = 10

@@ -20,8 +20,8 @@ import noisy_expert_envs  # noqa: F401  (registers the ids)
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from baselines.stats import build_rows  # noqa: E402
-from baselines.store import read_records  # noqa: E402
+from baselines.analysis.summary import build_rows  # noqa: E402
+from baselines.sweep.store import read_records  # noqa: E402
 
 LEARNERS = ("sft", "sft_logits", "opd-forward_kl", "opd-reverse_kl", "opd-sampled")
 

@@ -87,8 +87,8 @@ def known_warnings():
 def fake_execute(cell: dict) -> dict:
     """A sweep cell's store record without training: fast, deterministic, every field a real ``ok`` record
     needs (success alternates with the seed)."""
-    from baselines.config import cell_key
-    from baselines.store import make_record
+    from baselines.sweep.config import cell_key
+    from baselines.sweep.store import make_record
 
     success = float(cell["seed"] % 2)
     return make_record(cell, cell_key(cell), "ok", success_rate=success, normalized_return=success,
@@ -100,8 +100,8 @@ def fake_execute(cell: dict) -> dict:
 def fake_runs(monkeypatch) -> list[str]:
     """Sweeps (jobs=1, in-process) record :func:`fake_execute` records instead of training; the list
     collects the cell keys run, in order."""
-    import baselines.sweep as sweep
-    from baselines.config import cell_key
+    import baselines.sweep.runner as sweep
+    from baselines.sweep.config import cell_key
 
     ran: list[str] = []
 

@@ -13,11 +13,11 @@ from imitation.algorithms.bc import BehaviorCloningLossCalculator
 from stable_baselines3.common.policies import ActorCriticPolicy
 
 from baselines import run
-from baselines.batches import ShuffledBatches
-from baselines.losses import DistillationLossCalculator, generalized_jsd
-from baselines.oracle_policy import OraclePolicy
-from baselines.policies import make_policy
-from baselines.task import Task, make_env
+from baselines.learners.batches import ShuffledBatches
+from baselines.learners.losses import DistillationLossCalculator, generalized_jsd
+from baselines.learners.oracle_policy import OraclePolicy
+from baselines.core.policies import make_policy
+from baselines.core.task import Task, make_env
 
 LOCK = "NoisyExpert/CombinationLock-v0"
 LOCK40 = dict(horizon=40, n_actions=4, noise="uniform", epsilon=0.3)

@@ -16,7 +16,7 @@ require_baselines_stack()  # before the stack's imports (imitation, scipy, yaml,
 import yaml
 
 from baselines.cli import build_parser, demo_config_text, main
-from baselines.config import parse_config
+from baselines.sweep.config import parse_config
 
 TINY = {
     "name": "tiny-cli",

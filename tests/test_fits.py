@@ -15,7 +15,7 @@ import numpy as np
 from scipy.optimize import check_grad
 from scipy.stats import norm
 
-from baselines.fits import (Bracket, GrowthFit, _log_interval_prob, _log_lik, _mle, _mle_batch, _neg_log_lik,
+from baselines.analysis.fits import (Bracket, GrowthFit, _log_interval_prob, _log_lik, _mle, _mle_batch, _neg_log_lik,
                             _prepare, _start, fit_growth)
 
 STEP = 2**0.25  # the bracket resolution of a threshold measurement

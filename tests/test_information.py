@@ -9,10 +9,10 @@ require_baselines_stack()  # before the stack's imports (scipy ...)
 import numpy as np
 import pytest
 
-from baselines.information import (
+from baselines.analysis.information import (
     fixed_labels, lock_information_floor, plurality_correct, sequential_labels, settle_labels,
 )
-from baselines.query import plurality_is_significant
+from baselines.learners.query import plurality_is_significant
 
 
 def test_the_plurality_law_matches_a_hand_computation() -> None:

@@ -14,10 +14,10 @@ import shutil
 from pathlib import Path
 
 
-from baselines.config import cell_key, parse_config
-from baselines.report import make_report
-from baselines.store import SCHEMA, read_records
-from baselines.sweep import run_sweep, sweep_fingerprint
+from baselines.sweep.config import cell_key, parse_config
+from baselines.report.build import make_report
+from baselines.sweep.store import SCHEMA, read_records
+from baselines.sweep.runner import run_sweep, sweep_fingerprint
 from conftest import fake_execute
 
 BASE = {

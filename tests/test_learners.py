@@ -16,11 +16,11 @@ import yaml
 
 from baselines import LEARNERS, Accounting, run
 from baselines.cli import main
-from baselines.config import load_config, parse_config
+from baselines.sweep.config import load_config, parse_config
 from baselines.learners import register_learner
-from baselines.seeds import RunSeeds, is_evaluation_seed, is_training_seed
-from baselines.store import read_records
-from baselines.sweep import run_sweep
+from baselines.core.seeds import RunSeeds, is_evaluation_seed, is_training_seed
+from baselines.sweep.store import read_records
+from baselines.sweep.runner import run_sweep
 
 LOCK = "NoisyExpert/CombinationLock-v0"
 EXAMPLE = Path(__file__).resolve().parents[1] / "docs" / "examples" / "clean_dagger.py"

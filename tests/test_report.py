@@ -10,10 +10,10 @@ require_baselines_stack()  # before the stack's imports (imitation, scipy, yaml,
 
 from scipy.stats import bootstrap
 
-from baselines.report import make_report
-from baselines.stats import build_rows, labels_to_target, mean_ci
-from baselines.config import cell_key
-from baselines.store import ResultStore, config_fingerprint, make_record
+from baselines.report.build import make_report
+from baselines.analysis.summary import build_rows, mean_ci, smallest_budget_reaching
+from baselines.sweep.config import cell_key
+from baselines.sweep.store import ResultStore, config_fingerprint, make_record
 
 CONFIG = {"name": "report-test"}
 
@@ -77,7 +77,7 @@ def test_single_seed_prints_no_ci(tmp_path):
 
 def test_labels_to_target_is_the_smallest_budget_reaching_it(tmp_path):
     records = _results(tmp_path)
-    reach = labels_to_target(build_rows(records), 0.9)
+    reach = smallest_budget_reaching(build_rows(records), 0.9)
     opd = {k: v for k, v in reach.items() if k[2] == "opd"}
     assert set(opd.values()) <= {50, 200} and all(v is not None for v in opd.values())
     assert mean_ci([1.0]) == (1.0, None, None)

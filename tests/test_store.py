@@ -9,8 +9,8 @@ from conftest import require_baselines_stack
 
 require_baselines_stack()  # before the stack's imports (imitation, scipy, yaml, ...)
 
-from baselines.config import cell_key
-from baselines.store import SCHEMA, ResultStore, config_fingerprint, make_record, read_records
+from baselines.sweep.config import cell_key
+from baselines.sweep.store import SCHEMA, ResultStore, config_fingerprint, make_record, read_records
 
 FINGERPRINT = config_fingerprint({"name": "store-test"})
 

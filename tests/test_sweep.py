@@ -18,9 +18,9 @@ require_baselines_stack()  # before the stack's imports (imitation, scipy, yaml,
 
 import yaml
 
-from baselines.config import cell_key, load_config, parse_config
-from baselines.store import read_records
-from baselines.sweep import run_sweep
+from baselines.sweep.config import cell_key, load_config, parse_config
+from baselines.sweep.store import read_records
+from baselines.sweep.runner import run_sweep
 
 TINY = {
     "name": "tiny",
@@ -132,7 +132,7 @@ def test_tiny_sweep_records_resume_and_config_guard(tmp_path):
 
 
 def test_a_failing_run_is_recorded_and_retried_on_resume(tmp_path, monkeypatch):
-    import baselines.experiment as experiment
+    import baselines.core.run as experiment
 
     real_train = experiment.train  # the sweep trains with train() and evaluates with evaluate()
 
@@ -163,7 +163,7 @@ def test_parallel_and_serial_sweeps_give_the_same_records(tmp_path):
 
 
 def test_cells_sharing_a_training_go_to_one_worker_with_the_same_records(tmp_path):
-    from baselines.sweep import _training_groups
+    from baselines.sweep.runner import _training_groups
 
     raw = {**TINY, "algorithms": [{"name": "opd", "updates_per_label": 0.5, "label": "greedy"},
                                   {"name": "opd", "updates_per_label": 0.5, "label": "sampled",

@@ -14,8 +14,8 @@ from imitation.data import rollout
 
 from baselines import run
 from baselines.learners.bc import collect_demonstrations
-from baselines.task import Task
-from baselines.threshold import DEFAULT_RESOLUTION, labels_to_target
+from baselines.core.task import Task
+from baselines.sweep.threshold import DEFAULT_RESOLUTION, labels_to_target
 
 LOCK = "NoisyExpert/CombinationLock-v0"
 LOCK8 = dict(horizon=8, n_actions=4, noise="uniform", epsilon=0.2)
@@ -103,7 +103,7 @@ THRESHOLD_CONFIG = {
 
 
 def test_threshold_config_cells_and_validation() -> None:
-    from baselines.config import parse_config
+    from baselines.sweep.config import parse_config
 
     cells = parse_config(THRESHOLD_CONFIG).cells
     assert len(cells) == 4 and all(c["measure"] == "threshold" and "budget" not in c for c in cells)
@@ -121,9 +121,9 @@ def test_threshold_config_cells_and_validation() -> None:
 
 
 def test_threshold_sweep_records_and_resumes(tmp_path) -> None:
-    from baselines.config import parse_config
-    from baselines.store import read_records
-    from baselines.sweep import run_sweep
+    from baselines.sweep.config import parse_config
+    from baselines.sweep.store import read_records
+    from baselines.sweep.runner import run_sweep
 
     config = parse_config(THRESHOLD_CONFIG)
     summary = run_sweep(config, tmp_path, jobs=1, progress=False)
@@ -144,8 +144,8 @@ def test_threshold_sweep_records_and_resumes(tmp_path) -> None:
     ([50, 20], 20, "hi <= lo"), ([10, 20], 30, "not the bracket's hi"), ([10, None], None, None),
 ])
 def test_the_store_checks_threshold_brackets(bracket, labels, problem) -> None:
-    from baselines.config import cell_key, parse_config
-    from baselines.store import make_record, record_problem
+    from baselines.sweep.config import cell_key, parse_config
+    from baselines.sweep.store import make_record, record_problem
 
     cell = parse_config(THRESHOLD_CONFIG, check_envs=False).cells[0]
     record = make_record(cell, cell_key(cell), "ok", algo=cell["algo"], env_id=cell["env_id"], label=cell["label"],

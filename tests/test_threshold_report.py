@@ -12,10 +12,10 @@ import math
 
 import numpy as np
 
-from baselines.config import cell_key
-from baselines.report import make_report
-from baselines.store import ResultStore, config_fingerprint, make_record
-from baselines.threshold_report import FIT_KEYS, SeedThreshold, summarize
+from baselines.sweep.config import cell_key
+from baselines.report.build import make_report
+from baselines.sweep.store import ResultStore, config_fingerprint, make_record
+from baselines.analysis.growth import FIT_KEYS, SeedThreshold, summarize
 
 LOCK = "NoisyExpert/CombinationLock-v0"
 CONFIG = {"name": "threshold-report-test", "measure": "threshold"}
@@ -176,8 +176,8 @@ def test_budget_grid_reports_write_no_threshold_output(tmp_path) -> None:
 
 
 def test_reached_vs_noise_plot_counts_the_seeds_that_reached(tmp_path) -> None:
-    from baselines.threshold_plots import _noise_series
-    from baselines.threshold_report import analyse
+    from baselines.report.growth_plots import _noise_series
+    from baselines.analysis.growth import analyse
 
     records = []
     for eps, reached in ((0.2, 10), (0.4, 6), (0.6, 0)):

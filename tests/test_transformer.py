@@ -14,13 +14,13 @@ from gymnasium import spaces
 from stable_baselines3.common.preprocessing import preprocess_obs
 
 from baselines import run
-from baselines.config import parse_config
+from baselines.sweep.config import parse_config
 from baselines.learners import bc as bc_module
-from baselines.policies import make_policy
-from baselines.seeds import RunSeeds
-from baselines.store import read_records
-from baselines.task import Task
-from baselines.transformer import TokenTransformer, TransformerPolicy
+from baselines.core.policies import make_policy
+from baselines.core.seeds import RunSeeds
+from baselines.sweep.store import read_records
+from baselines.core.task import Task
+from baselines.core.transformer import TokenTransformer, TransformerPolicy
 
 TOKENS = "NoisyExpert/TokenChain-v0"
 CARTPOLE = "NoisyExpert/CartPole-v1"

@@ -14,8 +14,8 @@ from typing import Any, Callable, ClassVar, Mapping, Protocol, runtime_checkable
 
 from stable_baselines3.common.policies import BasePolicy
 
-from baselines.task import Task
-from noisy_expert_envs._validation import check_choice, check_int, check_positive, check_probability
+from baselines.core.task import Task
+from noisy_expert_envs.validation import check_choice, check_int, check_positive, check_probability
 
 
 @dataclass

@@ -12,11 +12,11 @@ from imitation.data import rollout, types
 from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from baselines.bc_trainer import make_bc_trainer, quiet_logger
+from baselines.learners.trainer import make_bc_trainer, quiet_logger
 from baselines.learners.base import Accounting, OnRound, TrainingSettings, equal_updates, integer, optional, setting
-from baselines.oracle_policy import LabelBudget, OraclePolicy
-from baselines.seeds import RunSeeds
-from baselines.task import Task
+from baselines.learners.oracle_policy import LabelBudget, OraclePolicy
+from baselines.core.seeds import RunSeeds
+from baselines.core.task import Task
 
 
 class DAgger:

@@ -10,7 +10,7 @@ labels); under ``"legacy"`` it takes ``updates_per_round`` steps.
 
 ``query_rule="uncertain"`` changes step 2 only: a visited state is labelled only while the labels
 asked there so far (states keyed by their observation's bytes) do not settle its plurality at level
-``delta`` (:mod:`baselines.query` states the test and why its level holds), at most
+``delta`` (:mod:`baselines.learners.query` states the test and why its level holds), at most
 ``max_queries_per_state`` labels per state, once per round, and (with ``confidence``) only where the
 learner's greedy action has probability below ``confidence``. Two additions keep it from stalling:
 when the learner's greedy action contradicts the settled plurality at a state it visited, the round
@@ -37,21 +37,21 @@ import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.policies import ActorCriticPolicy
 
-from baselines.batches import ShuffledBatches
-from baselines.bc_trainer import make_bc_trainer, quiet_logger
+from baselines.learners.batches import ShuffledBatches
+from baselines.learners.trainer import make_bc_trainer, quiet_logger
 from baselines.learners.base import (
     Accounting, OnRound, TrainingSettings, boolean, choice, equal_updates, integer, optional, probability,
     resolve_mode_settings, setting,
 )
-from baselines.losses import DISCRETE_ONLY_LOSSES, DISTRIBUTION_LOSSES, LOSSES
-from baselines.query import StateLabels, state_key
-from baselines.seeds import RunSeeds
-from baselines.task import Task
-from noisy_expert_envs._validation import check_real
+from baselines.learners.losses import DISCRETE_ONLY_LOSSES, DISTRIBUTION_LOSSES, LOSSES
+from baselines.learners.query import StateLabels, state_key
+from baselines.core.seeds import RunSeeds
+from baselines.core.task import Task
+from noisy_expert_envs.validation import check_real
 from noisy_expert_envs.oracle import NoisyOracle
 
 #: ``"all"``: label every visited state (as many as the budget pays for); ``"uncertain"``: label a
-#: visited state only while its labels so far show no significant plurality (baselines/query.py).
+#: visited state only while its labels so far show no significant plurality (baselines/learners/query.py).
 QUERY_RULES = ("all", "uncertain")
 
 

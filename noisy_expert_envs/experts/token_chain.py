@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from noisy_expert_envs._validation import check_int, check_real
+from noisy_expert_envs.validation import check_int, check_real
 from noisy_expert_envs.tasks.token_chain import MAX_LENGTH, MAX_VOCAB_SIZE
 
 

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 from gymnasium import spaces
 
-from noisy_expert_envs._validation import check_int
+from noisy_expert_envs.validation import check_int
 from noisy_expert_envs.noise.distributions import BoxDistribution
 
 

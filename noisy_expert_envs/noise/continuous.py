@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from noisy_expert_envs._validation import check_positive, check_probability
+from noisy_expert_envs.validation import check_positive, check_probability
 from noisy_expert_envs.noise.base import ContinuousNoise
 from noisy_expert_envs.noise.distributions import ClippedGaussian, UniformMixture
 

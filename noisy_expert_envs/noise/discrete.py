@@ -7,7 +7,7 @@ from typing import Any, Callable
 import numpy as np
 from gymnasium import spaces
 
-from noisy_expert_envs._validation import check_choice, check_positive, check_probability
+from noisy_expert_envs.validation import check_choice, check_positive, check_probability
 from noisy_expert_envs.noise.base import DiscreteNoise, NoiseModel, hash_to_unit, state_hash
 from noisy_expert_envs.noise.distributions import BoxDistribution, UniformMixture
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from noisy_expert_envs._validation import check_probability
+from noisy_expert_envs.validation import check_probability
 from noisy_expert_envs.noise.discrete import BoltzmannNoise
 
 

@@ -8,7 +8,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from noisy_expert_envs._validation import check_int
+from noisy_expert_envs.validation import check_int
 
 #: Limits on the size arguments. Memory and time per step grow linearly with ``horizon`` (one float32
 #: per depth in every observation, 0.4 MB at the limit) and the oracle's and learners' probability

@@ -9,7 +9,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from noisy_expert_envs._validation import check_choice, check_int, check_positive, check_real
+from noisy_expert_envs.validation import check_choice, check_int, check_positive, check_real
 from noisy_expert_envs.noise.base import hash_to_unit, state_hash
 
 #: Limits on the size arguments. Every observation holds ``prompt_length + chain_length`` int64

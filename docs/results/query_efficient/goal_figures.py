@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from baselines.information import FLOOR_DELTA, lock_information_floor, settle_labels
+from baselines.analysis.information import FLOOR_DELTA, lock_information_floor, settle_labels
 
 RESAMPLES = 2000
 

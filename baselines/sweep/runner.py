@@ -2,7 +2,7 @@
 
 ``run_sweep(config, out_dir, jobs=2)`` skips every cell that already has a successful record in
 ``out_dir/results.jsonl``, runs the rest, and appends one record per finished run as it finishes
-(see :mod:`baselines.store` for the durability rules). A run that raises becomes an ``error``
+(see :mod:`baselines.sweep.store` for the durability rules). A run that raises becomes an ``error``
 record (with its traceback) and the sweep goes on; error cells are run again on the next resume.
 Runs are deterministic given their cell, so a resumed sweep ends with the same records as an
 uninterrupted one (wall times aside), whichever backend ran them.
@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from baselines.config import SweepConfig, cell_key, config_diff
-from baselines.store import ResultStore, config_fingerprint, describe_failure, make_record
+from baselines.sweep.config import SweepConfig, cell_key, config_diff
+from baselines.sweep.store import ResultStore, config_fingerprint, describe_failure, make_record
 
 BACKENDS = ("local", "ray")
 
@@ -63,7 +63,7 @@ def _training_key(cell: dict[str, Any]) -> str:
 
 def _run_cell(cell: dict[str, Any]) -> dict[str, Any]:
     """``run(...)`` of a budget cell, reusing a training of this process when one matches."""
-    from baselines.experiment import evaluate, train
+    from baselines.core.run import evaluate, train
 
     key = _training_key(cell)
     trained = _TRAINED.pop(key, None)
@@ -80,7 +80,7 @@ def _run_cell(cell: dict[str, Any]) -> dict[str, Any]:
 
 def execute_cell(cell: dict[str, Any]) -> dict[str, Any]:
     """Run one cell with :func:`baselines.run` and return its store record (``error`` on any exception)."""
-    from baselines.threshold import labels_to_target
+    from baselines.sweep.threshold import labels_to_target
 
     key = cell_key(cell)
     start = time.perf_counter()
@@ -140,7 +140,7 @@ def _run_local(cells: list[dict[str, Any]], jobs: int) -> Iterator[dict[str, Any
         return (execute_cell(cell) for cell in cells)
     ctx = multiprocessing.get_context(START_METHOD)
     if START_METHOD == "forkserver":
-        ctx.set_forkserver_preload(["baselines.experiment", "baselines.sweep"])
+        ctx.set_forkserver_preload(["baselines.core.run", "baselines.sweep.runner"])
     groups = _training_groups(cells)
     pool = ProcessPoolExecutor(max_workers=min(jobs, len(groups)), mp_context=ctx, initializer=_worker_init)
     pending: dict[Future, list[dict[str, Any]]] = {pool.submit(execute_cells, group): group for group in groups}

@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from baselines.stats import (HORIZON_KEYS, NOISE_LEVEL_KEYS, Row, Stat, at_largest_budget, grid_key, kwargs_key,
-                             labels_to_target, varying_kwargs)
+from baselines.analysis.summary import (HORIZON_KEYS, NOISE_LEVEL_KEYS, Row, Stat, at_largest_budget, grid_key, kwargs_key,
+                             smallest_budget_reaching, varying_kwargs)
 
 
 def _slug(text: str) -> str:
@@ -81,12 +81,13 @@ def plot_return_vs_budget(rows: list[Row], env_id: str, out: Path) -> tuple[Path
 
 
 def plot_labels_to_target(rows: list[Row], env_id: str, target: float, out: Path) -> tuple[Path | None, str]:
-    from baselines.diagnose import depth0_stats, offline_labels, opd_labels
+    from baselines.analysis.theory import offline_labels, opd_labels
+    from baselines.diagnose import depth0_stats
 
     env_rows, hkey = _over_grid_key(rows, env_id, HORIZON_KEYS)
     if hkey is None:
         return None, f"labels-to-target vs horizon skipped for {env_id}: the grid has fewer than 2 horizons"
-    reach = labels_to_target(env_rows, target)
+    reach = smallest_budget_reaching(env_rows, target)
     plt = _pyplot()
     # one figure; lines per (label, other kwargs) — other kwargs usually fixed
     others = sorted({kwargs_key({k: v for k, v in r.env_kwargs.items() if k != hkey}) for r in env_rows})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from baselines.stats import Row, Stat, labels_to_target, varying_kwargs
+from baselines.analysis.summary import Row, Stat, smallest_budget_reaching, varying_kwargs
 
 
 def _fmt(stat: Stat | None) -> str:
@@ -41,7 +41,7 @@ def labels_to_target_table(rows: list[Row], target: float) -> list[str]:
     """The lines of the labels-to-target section (smallest budget of the grid reaching ``target``)."""
     lines = [f"## Labels to reach success >= {target} (smallest budget in the grid)", "",
              "| env | kwargs | algorithm | labels |", "|---|---|---|---|"]
-    for (env_id, kw, label), budget in sorted(labels_to_target(rows, target).items()):
+    for (env_id, kw, label), budget in sorted(smallest_budget_reaching(rows, target).items()):
         kws = ", ".join(f"{k}={v}" for k, v in json.loads(kw).items())
         lines.append(f"| {env_id} | {kws} | {label} | {budget if budget is not None else 'not reached'} |")
     lines.append("")

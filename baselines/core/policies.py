@@ -7,8 +7,8 @@ from typing import Any
 
 from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
 
-from baselines.transformer import TransformerPolicy
-from noisy_expert_envs._validation import check_choice
+from baselines.core.transformer import TransformerPolicy
+from noisy_expert_envs.validation import check_choice
 
 DEFAULT_NET_ARCH = [64, 64]
 
@@ -23,11 +23,11 @@ def make_policy(
 ) -> ActorCriticPolicy:
     """Build the learner: ``policy`` may be a name of :data:`POLICIES` (``"mlp"``: a plain
     ``ActorCriticPolicy``, default ``net_arch=[64, 64]``; ``"transformer"``:
-    :class:`~baselines.transformer.TransformerPolicy`, ``policy_kwargs`` ``d_model``, ``n_layers``,
+    :class:`~baselines.core.transformer.TransformerPolicy`, ``policy_kwargs`` ``d_model``, ``n_layers``,
     ``n_heads``, ``dropout``, ``pad_id``), an ``ActorCriticPolicy`` subclass (built with
     ``policy_kwargs``; default ``net_arch=[64, 64]``), a ready instance (used as given, spaces
     checked), or ``None`` for ``"mlp"``. ``task`` is anything with ``observation_space`` and
-    ``action_space`` (a :class:`~baselines.task.Task` or an env)."""
+    ``action_space`` (a :class:`~baselines.core.task.Task` or an env)."""
     if isinstance(policy, BasePolicy):
         if policy_kwargs:
             raise TypeError("policy_kwargs cannot be combined with a policy instance")

@@ -36,7 +36,7 @@ from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
 
-from noisy_expert_envs._validation import check_int, check_probability
+from noisy_expert_envs.validation import check_int, check_probability
 
 
 class CausalBlock(nn.Module):

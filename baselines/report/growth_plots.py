@@ -5,8 +5,8 @@
     its bracket as a thin vertical segment, seeds that never reached the target as an upward triangle
     at the budget they were not reached within; the fitted median curve of the preferred model (both
     dashed when undecided: exponential ``--``, power ``:``), and the offline prediction
-    ``C_OFF * p^-H * L`` (black, as in :func:`baselines.plots.plot_labels_to_target`), and on the lock
-    the information floor of :func:`baselines.information.task_floor` (grey);
+    ``C_OFF * p^-H * L`` (black, as in :func:`baselines.report.plots.plot_labels_to_target`), and on the lock
+    the information floor of :func:`baselines.analysis.information.task_floor` (grey);
 (b) ``bc_rate_vs_log_inv_p_<env>.png``: BC's fitted exponential rate (95% CI) against the analytic
     ``log(1/p)`` with the line ``y = x``, when BC was fitted at >= 2 noise levels of one noise model;
 (c) ``reached_vs_noise_<env>.png``: at each horizon measured at >= 3 noise levels of one noise model,
@@ -22,10 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from baselines.information import FLOOR_DELTA, task_floor
-from baselines.plots import _pyplot, _save_line_plot, _slug
-from baselines.stats import NOISE_LEVEL_KEYS, kwargs_key
-from baselines.threshold_report import GrowthCell
+from baselines.analysis.information import FLOOR_DELTA, task_floor
+from baselines.report.plots import _pyplot, _save_line_plot, _slug
+from baselines.analysis.summary import NOISE_LEVEL_KEYS, kwargs_key
+from baselines.analysis.growth import GrowthCell
 
 RATE_ALGOS = ("bc",)  # the learners whose fitted rate plot (b) sets against log(1/p)
 
@@ -75,7 +75,7 @@ def _draw_cell(ax: object, cell: GrowthCell, color: str, offset: float) -> None:
 
 
 def plot_threshold_vs_horizon(cells: list[GrowthCell], env_id: str, out: Path) -> tuple[Path | None, str]:
-    from baselines.diagnose import offline_labels
+    from baselines.analysis.theory import offline_labels
 
     env_cells = [c for c in cells if c.env_id == env_id and c.horizon_key is not None]
     panels = sorted({kwargs_key(c.env_kwargs) for c in env_cells})

@@ -29,7 +29,7 @@ A configuration is a mapping (usually read from YAML) with these top-level keys:
     measure: budgets              # optional: `budgets` (default, the grid above) or `threshold`
     # With `measure: threshold` give `max_budget` (top level, per env as an int or a mapping of
     # labels, or per algorithm) instead of `budgets`, and optionally `resolution` (default 2**0.25):
-    # each cell measures one seed's labels-to-target with baselines.threshold.labels_to_target.
+    # each cell measures one seed's labels-to-target with baselines.sweep.threshold.labels_to_target.
 
 Every other top-level key is refused. Algorithm settings are checked against
 :data:`baselines.learners.LEARNERS`' ``Settings``, env keyword arguments by building each expanded env once
@@ -63,7 +63,7 @@ ALGO_OVERRIDES = ("policy", "policy_kwargs", "deterministic_eval")
 ALGO_RESERVED_KEYS = ("name", "label", "budgets", "max_budget", *ALGO_OVERRIDES)
 DEFAULT_TARGET = 0.9
 #: ``budgets``: train and evaluate at each budget of a grid; ``threshold``: measure each seed's
-#: labels-to-target with :func:`baselines.threshold.labels_to_target` up to ``max_budget``.
+#: labels-to-target with :func:`baselines.sweep.threshold.labels_to_target` up to ``max_budget``.
 MEASURES = ("budgets", "threshold")
 
 
@@ -205,7 +205,7 @@ def _expand_env(index: int, entry: Any) -> tuple[str, list[dict[str, Any]], dict
 
 def _check_overrides(where: str, raw: dict[str, Any]) -> dict[str, Any]:
     """The ``policy``, ``policy_kwargs`` and ``deterministic_eval`` given in ``raw``, checked."""
-    from baselines.policies import POLICIES
+    from baselines.core.policies import POLICIES
 
     prefix = f"{where}." if where else ""
     policy = raw.get("policy")
@@ -221,7 +221,7 @@ def _check_overrides(where: str, raw: dict[str, Any]) -> dict[str, Any]:
 
 
 def _algorithm(index: int, entry: Any) -> tuple[str, str, dict[str, Any], list[int] | None, dict[str, Any]]:
-    from baselines.experiment import COMMON_KWARGS
+    from baselines.core.run import COMMON_KWARGS
     from baselines.learners import LEARNERS, learner_settings
 
     where = f"algorithms[{index}]"
@@ -261,8 +261,8 @@ def _check_env_builds(where: str, env_id: str, kwargs: dict[str, Any], algos: li
     policy kwargs and learner/task/budget mismatches (each algorithm at its smallest budget) fail here.
     ``index`` maps each label to its position in the config's algorithm list (for the message)."""
     from baselines.learners import check_learner_fits, learner_settings
-    from baselines.policies import make_policy
-    from baselines.task import Task
+    from baselines.core.policies import make_policy
+    from baselines.core.task import Task
     from noisy_expert_envs.registration import check_env_id
 
     try:

@@ -10,13 +10,13 @@ from typing import Any, Iterator
 
 import torch as th
 
-from baselines.evaluation import score
+from baselines.core.evaluation import score
 from baselines.learners import OnRound, check_learner_fits, get_learner, learner_settings
-from baselines.policies import make_policy
-from baselines.result import RunResult
-from baselines.seeds import RunSeeds
-from baselines.task import Task
-from noisy_expert_envs._validation import check_int
+from baselines.core.policies import make_policy
+from baselines.core.result import RunResult
+from baselines.core.seeds import RunSeeds
+from baselines.core.task import Task
+from noisy_expert_envs.validation import check_int
 
 #: Arguments of ``run`` every learner shares (set at the top level of a config, not per algorithm).
 COMMON_KWARGS = ("policy", "policy_kwargs", "eval_episodes", "deterministic_eval")

@@ -120,7 +120,7 @@ class Records:
 
 def record_problem(record: Any) -> str | None:
     """What is wrong with a parsed line as a record of ours (schema, required fields, types), or ``None``."""
-    from baselines.config import cell_key
+    from baselines.sweep.config import cell_key
 
     if not isinstance(record, dict) or record.get("schema") not in (SCHEMA, LEGACY_SCHEMA):
         schema = record.get("schema") if isinstance(record, dict) else None
@@ -234,7 +234,7 @@ class ResultStore:
 
     def stored_config(self) -> dict[str, Any] | None:
         """The stored config (``None`` if there is none); ``ValueError`` naming the file if it is invalid."""
-        from baselines.config import safe_load_yaml
+        from baselines.sweep.config import safe_load_yaml
 
         if not self.config_path.exists():
             return None

@@ -11,7 +11,7 @@ from imitation.algorithms import bc
 from imitation.util import logger as imit_logger
 from stable_baselines3.common.policies import BasePolicy
 
-from baselines.losses import DistillationLossCalculator
+from baselines.learners.losses import DistillationLossCalculator
 
 
 def make_bc_trainer(

@@ -91,7 +91,7 @@ def varying_kwargs(rows: list[Row]) -> tuple[dict[str, Any], list[str]]:
     return common, varying
 
 
-def labels_to_target(rows: list[Row], target: float) -> dict[tuple[str, str, str], int | None]:
+def smallest_budget_reaching(rows: list[Row], target: float) -> dict[tuple[str, str, str], int | None]:
     """Per (env id, kwargs key, label): the smallest budget whose mean success (or normalized return,
     for tasks without success) is >= ``target``; ``None`` if no budget of the grid reaches it."""
     found: dict[tuple[str, str, str], int | None] = {}

@@ -30,7 +30,7 @@ from typing import Any, Callable
 import numpy as np
 from scipy.special import gammaln
 
-from noisy_expert_envs._validation import check_choice, check_int, check_probability
+from noisy_expert_envs.validation import check_choice, check_int, check_probability
 
 FLOOR_NOISES = ("uniform", "fixed_wrong")
 FLOOR_RULES = ("sequential", "fixed")
@@ -142,10 +142,10 @@ def sequential_labels(n_actions: int, epsilon: float, level: float, noise: str =
 def settle_labels(n_actions: int, epsilon: float, delta: float, noise: str = "uniform",
                   max_queries: int = 64) -> tuple[float, float]:
     """``(expected labels, error probability)`` at one state of OPD's ``query_rule="uncertain"`` with one
-    label per query: asked until :func:`baselines.query.plurality_is_significant` at ``delta`` or
+    label per query: asked until :func:`baselines.learners.query.plurality_is_significant` at ``delta`` or
     ``max_queries`` labels (its plurality then; a tie, possible only at the cap, counts as right). The
     learner's own per-state cost, which needs no knowledge of the noise."""
-    from baselines.query import plurality_is_significant
+    from baselines.learners.query import plurality_is_significant
 
     truth = _hypotheses(n_actions, epsilon, noise)[0][0]
 

@@ -9,7 +9,7 @@ from typing import Any, Callable
 import gymnasium as gym
 import numpy as np
 
-from baselines.task import Task
+from baselines.core.task import Task
 
 ActFn = Callable[[np.ndarray], np.ndarray]
 

@@ -19,12 +19,12 @@ from typing import Any
 
 import torch as th
 
-from baselines.evaluation import score
-from baselines.experiment import run
+from baselines.core.evaluation import score
+from baselines.core.run import run
 from baselines.learners import LEARNERS, check_learner_fits, get_learner, learner_settings
-from baselines.seeds import RunSeeds
-from baselines.task import Task
-from noisy_expert_envs._validation import check_int, check_real
+from baselines.core.seeds import RunSeeds
+from baselines.core.task import Task
+from noisy_expert_envs.validation import check_int, check_real
 
 DEFAULT_RESOLUTION = 2**0.25
 

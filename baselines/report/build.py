@@ -1,10 +1,10 @@
 """``noisy-expert-bench report DIR``: read a results directory, write ``report.md`` and the plots.
 
-This module only orchestrates: :mod:`baselines.stats` groups the records over seeds (means, 95%
-bootstrap CIs, labels-to-target), :mod:`baselines.tables` writes the markdown and
-:mod:`baselines.plots` the PNG plots. Records of a ``measure: threshold`` sweep (per-seed
-labels-to-target) go to :mod:`baselines.threshold_report` (grouping, growth fits, tables; the fits
-are also written to ``fits.json``) and :mod:`baselines.threshold_plots`. A plot without data is
+This module only orchestrates: :mod:`baselines.analysis.summary` groups the records over seeds (means, 95%
+bootstrap CIs, labels-to-target), :mod:`baselines.report.tables` writes the markdown and
+:mod:`baselines.report.plots` the PNG plots. Records of a ``measure: threshold`` sweep (per-seed
+labels-to-target) go to :mod:`baselines.analysis.growth` (grouping, growth fits, tables; the fits
+are also written to ``fits.json``) and :mod:`baselines.report.growth_plots`. A plot without data is
 skipped with a note in ``report.md``.
 """
 
@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from baselines.stats import Row, build_rows
-from baselines.config import DEFAULT_TARGET
-from baselines.store import RESULTS_FILE, ResultStore, config_fingerprint, describe_failure
-from baselines.tables import labels_to_target_table, markdown_table
-from baselines.threshold_report import GrowthCell, analyse, is_threshold_record, threshold_tables, write_fits
+from baselines.analysis.summary import Row, build_rows
+from baselines.sweep.config import DEFAULT_TARGET
+from baselines.sweep.store import RESULTS_FILE, ResultStore, config_fingerprint, describe_failure
+from baselines.report.tables import labels_to_target_table, markdown_table
+from baselines.analysis.growth import GrowthCell, analyse, is_threshold_record, threshold_tables, write_fits
 
 
 @dataclass
@@ -75,12 +75,12 @@ def make_report(directory: str | Path, *, target: float | None = None, plots: bo
     elif not report.rows:
         report.notes.append("no successful runs to report")
     if plots and report.rows:
-        from baselines.plots import draw_all
+        from baselines.report.plots import draw_all
 
         report.plots, skipped = draw_all(report.rows, target, directory)
         report.notes += skipped
     if plots and report.growth:
-        from baselines.threshold_plots import draw_threshold_plots
+        from baselines.report.growth_plots import draw_threshold_plots
 
         paths, skipped = draw_threshold_plots(report.growth, directory)
         report.plots += paths

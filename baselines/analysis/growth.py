@@ -5,7 +5,7 @@ key, algorithm label); each holds, per horizon, every seed's bracket (the target
 labels and reached at ``hi``; ``hi is None``: not reached within ``lo``, right-censored). Per horizon
 the report gives the median labels-to-target over seeds with a 95% percentile bootstrap CI of the
 median (censored seeds count as +inf, so an interval may be unbounded above), the range and how many
-seeds reached the target. Per cell, :func:`baselines.fits.fit_growth` fits exponential and power
+seeds reached the target. Per cell, :func:`baselines.analysis.fits.fit_growth` fits exponential and power
 growth with the horizon when >= 2 horizons have a reached seed and there are >= 2 seeds; the fits
 (or the reason there is none) go to ``fits.json`` and the report's fits table, next to the analytic
 offline rate ``log(1/p)``, ``p`` the noisy expert's agreement with the clean expert at the first state
@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from baselines.stats import CI_SEED, HORIZON_KEYS, N_RESAMPLES, kwargs_key, varying_kwargs
+from baselines.analysis.summary import CI_SEED, HORIZON_KEYS, N_RESAMPLES, kwargs_key, varying_kwargs
 
 FITS_FILE = "fits.json"
 #: The keys every fitted entry of ``fits.json`` carries (the issue's contract; more follow them).
@@ -129,8 +129,8 @@ def group_cells(records: list[dict[str, Any]]) -> list[GrowthCell]:
 
 
 def fit_cell(cell: GrowthCell, n_boot: int = 500) -> None:
-    """Fit ``cell`` with :func:`baselines.fits.fit_growth` (seeded: same data, same fit), or say why not."""
-    from baselines.fits import Bracket, fit_growth
+    """Fit ``cell`` with :func:`baselines.analysis.fits.fit_growth` (seeded: same data, same fit), or say why not."""
+    from baselines.analysis.fits import Bracket, fit_growth
 
     if cell.horizon_key is None:
         cell.reason = f"no horizon: the env kwargs have none of {list(HORIZON_KEYS)}"

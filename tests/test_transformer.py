@@ -278,16 +278,17 @@ def test_sft_logits_needs_discrete_actions() -> None:
 
 
 def test_greedy_and_sampled_decoding_cells_share_one_training(tmp_path, monkeypatch) -> None:
-    from baselines import experiment, sweep
+    from baselines.core import run as core_run
+    from baselines.sweep import runner
 
     trainings = []
-    train = experiment.train
-    monkeypatch.setattr(experiment, "train", lambda *a, **k: trainings.append(a) or train(*a, **k))
-    monkeypatch.setattr(sweep, "_TRAINED", type(sweep._TRAINED)())
+    train = core_run.train
+    monkeypatch.setattr(core_run, "train", lambda *a, **k: trainings.append(a) or train(*a, **k))
+    monkeypatch.setattr(runner, "_TRAINED", type(runner._TRAINED)())
     raw = {"envs": [{"id": TOKENS, "kwargs": CHAIN}], "budgets": [24, 32], "seeds": 2, "eval_episodes": 6,
            "algorithms": [{"name": "opd", "label": "greedy"},
                           {"name": "opd", "label": "sampled", "deterministic_eval": False}]}
-    summary = sweep.run_sweep(parse_config(raw), tmp_path, jobs=1)
+    summary = runner.run_sweep(parse_config(raw), tmp_path, jobs=1)
     assert summary.ok == 8 and len(trainings) == 4  # one training per (budget, seed)
     stored = read_records(tmp_path / "results.jsonl").latest_ok().values()
     records = {(r["label"], r["budget"], r["seed"]): r for r in stored}

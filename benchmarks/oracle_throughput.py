@@ -41,14 +41,13 @@ def observations(env: gym.Env, n: int, seed: int) -> np.ndarray:
         depth = rng.integers(env.unwrapped.horizon + 1, size=n)
         return np.eye(env.unwrapped.horizon + 1, dtype=np.float32)[depth]
     obs, _ = env.reset(seed=seed)
-    out = [obs]
-    while len(out) < n:
-        obs, _, terminated, truncated, _ = env.step(env.action_space.sample())
+    out = []
+    while len(out) < n:  # the observations acted on (a terminal one is not asked about)
         out.append(obs)
+        obs, _, terminated, truncated, _ = env.step(env.action_space.sample())
         if terminated or truncated:
             obs, _ = env.reset()
-            out.append(obs)
-    return np.asarray(out[:n])
+    return np.asarray(out)
 
 
 def time_config(oracle: Any, obs: np.ndarray, batch: str, min_labels: int) -> float:

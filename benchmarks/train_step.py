@@ -17,17 +17,14 @@ the within-block ratio. A third row swaps only the loss calculator, to show what
 
 from __future__ import annotations
 
-import argparse
 import statistics
-import time
-import warnings
 from typing import Callable
 
 import numpy as np
-import torch as th
 from imitation.algorithms import bc
 from imitation.data import types
 
+from _blocks import median_ratio, quiet_one_thread, step_parser, time_blocks
 from baselines.learners.trainer import make_bc_trainer, quiet_logger
 from baselines.core.task import make_env
 from baselines.learners.batches import ShuffledBatches
@@ -79,36 +76,23 @@ def make_variants(env_id: str, env_kwargs: dict, obs: np.ndarray, acts: np.ndarr
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = step_parser(__doc__, steps=500, repeats=7)
     parser.add_argument("--env", default="NoisyExpert/CombinationLock-v0")
     parser.add_argument("--horizon", type=int, default=20, help="CombinationLock horizon (other envs: ignored)")
-    parser.add_argument("--states", type=int, default=1000, help="labelled states in the training set")
-    parser.add_argument("--steps", type=int, default=500, help="gradient steps per variant per block")
-    parser.add_argument("--repeats", type=int, default=7, help="blocks")
     args = parser.parse_args()
-    warnings.filterwarnings("ignore")
-    th.set_num_threads(1)
+    quiet_one_thread()
     env_kwargs = {"horizon": args.horizon} if "CombinationLock" in args.env else {}
     obs, acts = labelled_states(args.env, env_kwargs, args.states, seed=0)
     with quiet_logger() as logger:
-        variants = make_variants(args.env, env_kwargs, obs, acts, logger)
-        for train in variants.values():  # warm-up: lazy imports, first-call allocations
-            train(50)
-        per_step: dict[str, list[float]] = {name: [] for name in variants}
-        names = list(variants)
-        for rep in range(args.repeats):
-            for name in names[rep % len(names):] + names[:rep % len(names)]:
-                start = time.perf_counter()
-                variants[name](args.steps)
-                per_step[name].append((time.perf_counter() - start) / args.steps)
+        per_step = time_blocks(make_variants(args.env, env_kwargs, obs, acts, logger), args.steps, args.repeats, 50)
+    names = list(per_step)
     base = per_step[names[0]]
     print(f"{args.env} ({env_kwargs or 'defaults'}), {args.states} states, batch {BATCH}, net [64, 64], "
           f"1 torch thread; {args.repeats} blocks of {args.steps} steps\n")
     print("| variant | median ms per step | time ratio to stock (median of blocks) |")
     print("| --- | ---: | ---: |")
     for name in names:
-        ratio = statistics.median(t / b for t, b in zip(per_step[name], base))
-        print(f"| {name} | {1e3 * statistics.median(per_step[name]):.3f} | {ratio:.2f} |")
+        print(f"| {name} | {1e3 * statistics.median(per_step[name]):.3f} | {median_ratio(per_step[name], base):.2f} |")
 
 
 if __name__ == "__main__":

@@ -14,15 +14,13 @@ the within-block ratio to the MLP, and the time of one ``policy.predict`` on a s
 
 from __future__ import annotations
 
-import argparse
 import statistics
-import time
-import warnings
 from typing import Any, Callable
 
 import numpy as np
 import torch as th
 
+from _blocks import median_ratio, quiet_one_thread, step_parser, time_blocks
 from baselines.learners.batches import ShuffledBatches
 from baselines.learners.trainer import make_bc_trainer, quiet_logger
 from baselines.core.policies import make_policy
@@ -59,16 +57,12 @@ def variants(chain_length: int, layers: list[int], d_model: int, states: int,
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = step_parser(__doc__, steps=200, repeats=5)
     parser.add_argument("--chain-lengths", type=int, nargs="+", default=[8, 64])
     parser.add_argument("--layers", type=int, nargs="+", default=[1, 2], help="transformer depths to time")
     parser.add_argument("--d-model", type=int, default=32)
-    parser.add_argument("--states", type=int, default=1000, help="labelled states in the training set")
-    parser.add_argument("--steps", type=int, default=200, help="gradient steps per variant per block")
-    parser.add_argument("--repeats", type=int, default=5, help="blocks")
     args = parser.parse_args()
-    warnings.filterwarnings("ignore")
-    th.set_num_threads(1)
+    quiet_one_thread()
     print(f"TokenChain vocab {VOCAB}, prompt {PROMPT}, {args.states} states, batch {BATCH}, 1 torch thread; "
           f"{args.repeats} blocks of {args.steps} steps\n")
     print("| chain length | student | median ms per step | ratio to MLP (median of blocks) | ms per predict |")
@@ -76,25 +70,13 @@ def main() -> None:
     with quiet_logger() as logger:
         for chain_length in args.chain_lengths:
             train, predict = variants(chain_length, args.layers, args.d_model, args.states, logger)
-            names = list(train)
-            for name in names:  # warm-up: lazy imports, first-call allocations
-                train[name](20)
-            per_step: dict[str, list[float]] = {name: [] for name in names}
-            per_predict: dict[str, list[float]] = {name: [] for name in names}
-            for rep in range(args.repeats):
-                for name in names[rep % len(names):] + names[:rep % len(names)]:
-                    start = time.perf_counter()
-                    train[name](args.steps)
-                    per_step[name].append((time.perf_counter() - start) / args.steps)
-                    start = time.perf_counter()
-                    for _ in range(50):
-                        predict[name]()
-                    per_predict[name].append((time.perf_counter() - start) / 50)
-            base = per_step[names[0]]
-            for name in names:
-                ratio = statistics.median(t / b for t, b in zip(per_step[name], base))
-                print(f"| {chain_length} | {name} | {1e3 * statistics.median(per_step[name]):.2f} | {ratio:.2f} | "
-                      f"{1e3 * statistics.median(per_predict[name]):.2f} |")
+            per_step = time_blocks(train, args.steps, args.repeats, warmup=20)
+            predicts = {name: (lambda n, f=f: [f() for _ in range(n)]) for name, f in predict.items()}
+            per_predict = time_blocks(predicts, 50, args.repeats, warmup=1)
+            base = per_step[next(iter(train))]
+            for name in train:
+                print(f"| {chain_length} | {name} | {1e3 * statistics.median(per_step[name]):.2f} | "
+                      f"{median_ratio(per_step[name], base):.2f} | {1e3 * statistics.median(per_predict[name]):.2f} |")
 
 
 if __name__ == "__main__":

@@ -121,18 +121,25 @@ def test_plain_function_expert_on_made_cartpole(cartpole_expert):
     assert 0.78 < np.mean(agree) < 0.92
 
 
+def _labelled_steps(env: gym.Env, steps: int):
+    """(obs, info) at reset and after each of ``steps`` steps that follow the noisy label."""
+    obs, info = env.reset(seed=0)
+    for _ in range(steps):
+        yield obs, info
+        obs, *_, info = env.step(info["expert_action"])
+    yield obs, info
+
+
 def test_include_distribution_discrete_puts_probs(cartpole_expert):
     env = NoisyExpertWrapper(gym.make("CartPole-v1"), cartpole_expert, "uniform", epsilon=0.3,
                              include_distribution=True, include_clean=True)
-    obs, info = env.reset(seed=0)
-    for _ in range(5):
+    for _, info in _labelled_steps(env, 5):
         p = info["expert_probs"]
         assert p.shape == (2,)
         expected = np.full(2, 0.15)
         expected[info["clean_action"]] += 0.7
         np.testing.assert_allclose(p, expected)
         assert "expert_distribution" not in info
-        obs, *_, info = env.step(info["expert_action"])
     # A label and its distribution are one query per observation (reset + 5 steps); clean is free.
     assert env.get_wrapper_attr("oracle").queries == 6
 
@@ -159,15 +166,13 @@ def test_sticky_expert_probs_are_the_distribution_the_label_was_drawn_from():
 def test_include_distribution_box_puts_distribution_params(pendulum_expert):
     env = NoisyExpertWrapper(gym.make("Pendulum-v1"), pendulum_expert, "gaussian", sigma=0.3,
                              include_distribution=True, include_clean=True)
-    obs, info = env.reset(seed=0)
-    for _ in range(3):
+    for obs, info in _labelled_steps(env, 3):
         dist = info["expert_distribution"]
         assert set(dist) == {"mean", "sigma"}
         np.testing.assert_allclose(dist["mean"], info["clean_action"])
         np.testing.assert_allclose(dist["mean"], pendulum_expert(obs[None])[0])
         np.testing.assert_allclose(dist["sigma"], [0.3])
         assert "expert_probs" not in info
-        obs, *_, info = env.step(info["expert_action"])
     assert env.get_wrapper_attr("oracle").queries == 4  # one query per label with its distribution
     env = NoisyExpertWrapper(gym.make("Pendulum-v1"), pendulum_expert, "uniform", epsilon=0.2,
                              include_distribution=True)

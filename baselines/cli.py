@@ -289,15 +289,24 @@ def _cmd_list(args: argparse.Namespace) -> int:
 COMMANDS = {"run": _cmd_run, "report": _cmd_report, "demo": _cmd_demo, "diagnose": _cmd_diagnose, "list": _cmd_list}
 
 
+def _first_line(err: BaseException) -> str:
+    return str(err).splitlines()[0] if str(err) else type(err).__name__
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``noisy-expert-bench`` and ``python -m baselines``; returns the exit code."""
+    from baselines.sweep.config import ConfigError
+    from baselines.sweep.store import StoreError
+
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except (ValueError, TypeError) as err:
-        message = str(err).splitlines()[0] if str(err) else type(err).__name__
-        print(f"{PROG} {args.command}: error: {message}", file=sys.stderr)
+    except (ConfigError, StoreError) as err:  # a bad config, results directory or file: named, one line
+        print(f"{PROG} {args.command}: error: {_first_line(err)}", file=sys.stderr)
+        return 2
+    except (ValueError, TypeError) as err:  # the CLI's and run()'s own argument checks (e.g. --out, env kwargs)
+        print(f"{PROG} {args.command}: error: {_first_line(err)}", file=sys.stderr)
         return 2
     except OSError as err:  # read-only or immutable file, full disk, a file where a directory is needed, ...
         where = err.filename if err.filename is not None else "file system"

@@ -21,6 +21,9 @@ LOCK = "NoisyExpert/CombinationLock-v0"
 CONFIG = {"name": "threshold-report-test", "measure": "threshold"}
 MAX_BUDGET = 40000
 RESOLUTION = 2**0.25
+#: The cells' resolution: wide enough for the hand-written brackets (ratios up to 59/40); records are
+#: checked on read against it (hi / lo <= resolution).
+CELL_RESOLUTION = 1.5
 SEEDS = range(10)
 
 
@@ -28,7 +31,7 @@ def _record(env_kwargs, label, seed, labels, bracket, max_budget=MAX_BUDGET, tar
     cell = {"env_id": LOCK, "env_kwargs": env_kwargs, "algo": label.split("-")[0], "label": label,
             "settings": {}, "seed": seed, "eval_episodes": 1, "deterministic_eval": True,
             "policy_kwargs": None,
-            "measure": "threshold", "max_budget": max_budget, "target": target, "resolution": RESOLUTION}
+            "measure": "threshold", "max_budget": max_budget, "target": target, "resolution": CELL_RESOLUTION}
     return make_record(cell, cell_key(cell), "ok", algo=cell["algo"], env_id=LOCK, env_kwargs=env_kwargs,
                        seed=seed, labels_to_target=labels, bracket=list(bracket), runs=5, wall_time_s=1.0)
 

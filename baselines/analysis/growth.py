@@ -9,7 +9,8 @@ seeds reached the target. Per cell, :func:`baselines.analysis.fits.fit_growth` f
 growth with the horizon when >= 2 horizons have a reached seed and there are >= 2 seeds; the fits
 (or the reason there is none) go to ``fits.json`` and the report's fits table, next to the analytic
 offline rate ``log(1/p)``, ``p`` the noisy expert's agreement with the clean expert at the first state
-(:func:`baselines.diagnose.depth0_stats`; discrete actions only).
+(recorded at run time; for older records from the noise model, see
+:mod:`baselines.analysis.first_state`; discrete actions only).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from baselines.sweep.cells import FIRST_STATE_FIELDS, Cell, ThresholdCell
+from baselines.sweep.store import StoreError
 from baselines.analysis.summary import CI_SEED, HORIZON_KEYS, N_RESAMPLES, kwargs_key, varying_kwargs
 
 FITS_FILE = "fits.json"
@@ -59,6 +62,7 @@ class GrowthCell:
     fit: dict[str, Any] | None = None
     reason: str = ""
     p: float | None = None  # the noisy expert's agreement with the clean expert at the first state
+    recorded_p: dict[float, float | None] = field(default_factory=dict)  # per horizon, as its records have it
 
     @property
     def horizons(self) -> list[float]:
@@ -94,7 +98,7 @@ def _number(x: float) -> int | float:
 
 def is_threshold_record(record: dict[str, Any]) -> bool:
     """Whether a store record comes from a ``measure: threshold`` cell."""
-    return record["cell"].get("measure") == "threshold"
+    return isinstance(Cell.from_dict(record["cell"]), ThresholdCell)
 
 
 def _horizon_key(kwargs: dict[str, Any]) -> str | None:
@@ -108,23 +112,28 @@ def group_cells(records: list[dict[str, Any]]) -> list[GrowthCell]:
     """
     cells: dict[tuple[str, str, str], GrowthCell] = {}
     for r in sorted(records, key=lambda r: r["seed"]):
+        run_cell = Cell.from_dict(r["cell"])
+        if not isinstance(run_cell, ThresholdCell):
+            raise ValueError(f"group_cells takes threshold records only, got a {type(run_cell).__name__}'s")
         kwargs = dict(r["env_kwargs"])
         hkey = _horizon_key(kwargs)
         horizon = float(kwargs.pop(hkey)) if hkey is not None else 0.0
         key = (r["env_id"], kwargs_key(kwargs), r["label"])
         cell = cells.setdefault(key, GrowthCell(r["env_id"], kwargs, hkey, r["label"], r["algo"],
-                                                float(r["cell"].get("target", 0.9))))
-        if float(r["cell"].get("target", 0.9)) != cell.target:
-            raise ValueError(f"threshold records of {cell.name} were measured at different targets "
-                             f"({cell.target} and {r['cell'].get('target')}); report them separately")
+                                                float(run_cell.target)))
+        if float(run_cell.target) != cell.target:
+            raise StoreError(f"threshold records of {cell.name} were measured at different targets "
+                             f"({cell.target} and {run_cell.target}); report them separately")
         lo, hi = r["bracket"]
         seeds = cell.seeds.setdefault(horizon, [])
         if any(s.seed == r["seed"] for s in seeds):
-            raise ValueError(f"two threshold records of {cell.name} for seed {r['seed']} "
+            raise StoreError(f"two threshold records of {cell.name} for seed {r['seed']} "
                              f"at horizon {horizon:g}")
         hi = None if hi is None else int(hi)
         seeds.append(SeedThreshold(r["seed"], r["labels_to_target"], int(lo), hi))
-        cell.max_budget[horizon] = max(cell.max_budget.get(horizon, 0), int(r["cell"]["max_budget"]))
+        cell.max_budget[horizon] = max(cell.max_budget.get(horizon, 0), run_cell.max_budget)
+        if FIRST_STATE_FIELDS[0] in r:
+            cell.recorded_p[horizon] = r[FIRST_STATE_FIELDS[0]]
     return [cells[k] for k in sorted(cells)]
 
 
@@ -153,16 +162,20 @@ def fit_cell(cell: GrowthCell, n_boot: int = 500) -> None:
 
 
 def first_state_agreement(cell: GrowthCell) -> float | None:
-    """``p`` of ``cell``'s noisy expert at the first state (at its smallest horizon); ``None`` if unknown."""
-    from baselines.diagnose import depth0_stats
+    """``p`` of ``cell``'s noisy expert at the first state (at its smallest horizon); ``None`` if unknown.
 
+    From the records (written since they carry it), else from the noise model
+    (:func:`baselines.analysis.first_state.first_state_stats`).
+    """
+    from baselines.analysis.first_state import first_state_stats
+
+    smallest = cell.horizons[0]
+    if smallest in cell.recorded_p:
+        return cell.recorded_p[smallest]
     kwargs = dict(cell.env_kwargs)
     if cell.horizon_key is not None:
-        kwargs[cell.horizon_key] = _number(cell.horizons[0])
-    try:
-        stats = depth0_stats(cell.env_id, kwargs)
-    except Exception:  # noqa: BLE001  (the analytic rate is a comparison aid; the data stand alone)
-        return None
+        kwargs[cell.horizon_key] = _number(smallest)
+    stats = first_state_stats(cell.env_id, kwargs)
     return None if stats is None else stats[0]
 
 

@@ -33,6 +33,62 @@ def torch_threads(n: int) -> Iterator[None]:
         th.set_num_threads(before)
 
 
+#: How many seeded episodes a run is evaluated on unless told otherwise.
+DEFAULT_EVAL_EPISODES = 20
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSpec:
+    """The arguments of one run, checked once (:meth:`check`, where ``run``/``train``/the threshold
+    search is entered) and passed down as they are; ``settings`` is the learner's ``Settings``."""
+
+    algo: str
+    env_id: str
+    budget: int
+    seed: int
+    settings: Any
+    env_kwargs: dict[str, Any]
+    policy: Any = None
+    policy_kwargs: dict[str, Any] | None = None
+    eval_episodes: int = DEFAULT_EVAL_EPISODES
+    deterministic_eval: bool = True
+
+    @classmethod
+    def check(
+        cls,
+        algo: str,
+        env_id: str,
+        *,
+        budget: int,
+        seed: int,
+        env_kwargs: dict[str, Any] | None = None,
+        policy: Any = None,
+        policy_kwargs: dict[str, Any] | None = None,
+        eval_episodes: int = DEFAULT_EVAL_EPISODES,
+        deterministic_eval: bool = True,
+        **settings: Any,
+    ) -> "RunSpec":
+        """``TypeError``/``ValueError`` for the first bad argument, in this order; else the checked spec."""
+        get_learner(algo)
+        check_int("budget", budget, minimum=1)
+        check_int("seed", seed, minimum=0)
+        check_eval(eval_episodes, deterministic_eval)
+        chosen = learner_settings(algo, settings)  # the one place a learner setting is checked
+        return cls(algo, env_id, int(budget), int(seed), chosen, dict(env_kwargs or {}), policy, policy_kwargs,
+                   int(eval_episodes), deterministic_eval)
+
+    def at(self, budget: int) -> "RunSpec":
+        """The same run at another budget (the threshold search's probes; ``budget`` is an int >= 1)."""
+        return dataclasses.replace(self, budget=budget)
+
+
+def check_eval(eval_episodes: Any, deterministic_eval: Any) -> None:
+    """The evaluation arguments of ``run``/``evaluate``: ``eval_episodes >= 1``, a bool ``deterministic_eval``."""
+    check_int("eval_episodes", eval_episodes, minimum=1)
+    if not isinstance(deterministic_eval, bool):
+        raise TypeError(f"deterministic_eval must be True or False, got {deterministic_eval!r}")
+
+
 @dataclasses.dataclass
 class Trained:
     """A trained learner before evaluation: what :func:`evaluate` needs to finish a ``run``.
@@ -67,11 +123,16 @@ def train(
     **settings: Any,
 ) -> Trained:
     """The training half of :func:`run` (same arguments, no evaluation); :func:`evaluate` finishes it."""
+    return train_spec(RunSpec.check(algo, env_id, budget=budget, seed=seed, env_kwargs=env_kwargs, policy=policy,
+                                    policy_kwargs=policy_kwargs, **settings), on_round)
+
+
+def train_spec(spec: RunSpec, on_round: OnRound | None = None) -> Trained:
+    """Train a checked :class:`RunSpec` (its arguments are not checked again; the task is built here)."""
+    algo, env_id, budget, seed, chosen, policy, policy_kwargs = (
+        spec.algo, spec.env_id, spec.budget, spec.seed, spec.settings, spec.policy, spec.policy_kwargs)
     learner = get_learner(algo)
-    check_int("budget", budget, minimum=1)
-    check_int("seed", seed, minimum=0)
-    chosen = learner_settings(algo, settings)
-    task = Task(env_id, dict(env_kwargs or {}))
+    task = Task(env_id, dict(spec.env_kwargs))
     check_learner_fits(algo, task, budget, chosen)
     seeds = RunSeeds(seed)
     start = time.perf_counter()
@@ -86,11 +147,14 @@ def train(
     return Trained(algo, env_id, task, budget, seed, chosen, learner_policy, accounting, wall_time, th.get_rng_state())
 
 
-def evaluate(trained: Trained, *, eval_episodes: int = 20, deterministic_eval: bool = True) -> RunResult:
+def evaluate(trained: Trained, *, eval_episodes: int = DEFAULT_EVAL_EPISODES,
+             deterministic_eval: bool = True) -> RunResult:
     """Evaluate a :func:`train` result as :func:`run` does, on the task's evaluation side."""
-    check_int("eval_episodes", eval_episodes, minimum=1)
-    if not isinstance(deterministic_eval, bool):
-        raise TypeError(f"deterministic_eval must be True or False, got {deterministic_eval!r}")
+    check_eval(eval_episodes, deterministic_eval)
+    return _evaluate(trained, eval_episodes, deterministic_eval)
+
+
+def _evaluate(trained: Trained, eval_episodes: int, deterministic_eval: bool) -> RunResult:
     seeds = RunSeeds(trained.seed)
     task, accounting = trained.task, trained.accounting
     th.set_rng_state(trained.torch_rng)
@@ -131,7 +195,7 @@ def run(
     env_kwargs: dict[str, Any] | None = None,
     policy: Any = None,
     policy_kwargs: dict[str, Any] | None = None,
-    eval_episodes: int = 20,
+    eval_episodes: int = DEFAULT_EVAL_EPISODES,
     deterministic_eval: bool = True,
     on_round: OnRound | None = None,
     **settings: Any,
@@ -149,12 +213,12 @@ def run(
     ``env_kwargs`` has ``split="train"`` (TokenChain's prompts). Bad arguments raise
     ``TypeError``/``ValueError`` before any training. ``run`` is :func:`train` then :func:`evaluate`.
     """
-    get_learner(algo)  # every argument is checked before any training, in this order
-    check_int("budget", budget, minimum=1)
-    check_int("seed", seed, minimum=0)
-    check_int("eval_episodes", eval_episodes, minimum=1)
-    if not isinstance(deterministic_eval, bool):
-        raise TypeError(f"deterministic_eval must be True or False, got {deterministic_eval!r}")
-    trained = train(algo, env_id, budget=budget, seed=seed, env_kwargs=env_kwargs, policy=policy,
-                    policy_kwargs=policy_kwargs, on_round=on_round, **settings)
-    return evaluate(trained, eval_episodes=eval_episodes, deterministic_eval=deterministic_eval)
+    spec = RunSpec.check(algo, env_id, budget=budget, seed=seed, env_kwargs=env_kwargs, policy=policy,
+                         policy_kwargs=policy_kwargs, eval_episodes=eval_episodes,
+                         deterministic_eval=deterministic_eval, **settings)
+    return run_spec(spec, on_round)
+
+
+def run_spec(spec: RunSpec, on_round: OnRound | None = None) -> RunResult:
+    """:func:`run` of a checked :class:`RunSpec`: train, then evaluate (nothing is checked again)."""
+    return _evaluate(train_spec(spec, on_round), spec.eval_episodes, spec.deterministic_eval)

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from baselines.analysis.summary import Row, build_rows
-from baselines.sweep.config import DEFAULT_TARGET
-from baselines.sweep.store import RESULTS_FILE, ResultStore, config_fingerprint, describe_failure
+from baselines.sweep.threshold import DEFAULT_TARGET
+from baselines.sweep.store import RESULTS_FILE, ResultStore, StoreError, config_fingerprint, describe_failure
 from baselines.report.tables import labels_to_target_table, markdown_table
 from baselines.analysis.growth import GrowthCell, analyse, is_threshold_record, threshold_tables, write_fits
 
@@ -36,7 +36,7 @@ class Report:
 def make_report(directory: str | Path, *, target: float | None = None, plots: bool = True) -> Report:
     """Read ``directory/results.jsonl`` and write ``report.md`` and the plots into ``directory``.
 
-    ``target`` defaults to the stored config's ``target`` (else 0.9); threshold records were measured
+    ``target`` defaults to the stored config's ``target`` (else ``DEFAULT_TARGET``); threshold records were measured
     at their cell's target, and a different ``target`` for them is a ``ValueError``. Raises
     ``ValueError`` when
     ``config.yaml`` is missing or invalid, and naming file and line for a record that is corrupt,
@@ -46,10 +46,10 @@ def make_report(directory: str | Path, *, target: float | None = None, plots: bo
     store = ResultStore(directory)
     store.check_directory()
     if not store.results_path.exists():
-        raise ValueError(f"no results in {str(directory)!r}: {RESULTS_FILE} not found")
+        raise StoreError(f"no results in {str(directory)!r}: {RESULTS_FILE} not found")
     config = store.stored_config()
     if config is None and store.has_records():
-        raise ValueError(f"{store.config_path} is missing: the records of {store.results_path} cannot be checked "
+        raise StoreError(f"{store.config_path} is missing: the records of {store.results_path} cannot be checked "
                          "against their config (re-create it with 'run CONFIG --out DIR --adopt')")
     # Every record is validated (schema, required fields, this directory's config) before any is used.
     stored = store.read(config_fingerprint(config or {}), legacy=True)
@@ -67,7 +67,7 @@ def make_report(directory: str | Path, *, target: float | None = None, plots: bo
     if thresholds:
         measured = sorted({float(r["cell"]["target"]) for r in thresholds})
         if asked is not None and measured != [asked]:
-            raise ValueError(f"target {asked} does not apply to {directory}: its threshold records were "
+            raise StoreError(f"target {asked} does not apply to {directory}: its threshold records were "
                              f"measured at target {', '.join(map(str, measured))} "
                              "(re-run the sweep with that target)")
         report.growth = analyse(thresholds)

@@ -4,8 +4,8 @@
     algorithm, one panel per env kwargs combination;
 (b) ``labels_to_target_<env>.png``: labels needed to reach ``target`` success (smallest budget of the
     grid whose mean success >= target) vs horizon (log y), per algorithm, with the offline prediction
-    ``C_OFF * p^-H * L`` (p = the oracle's agreement at the first state, measured on a freshly built
-    env) and the OPD estimate overlaid (see :mod:`baselines.diagnose`); drawn when the grid has >= 2 horizons;
+    ``C_OFF * p^-H * L`` (p = the oracle's agreement at the first state, from
+    :mod:`baselines.analysis.first_state`) and the OPD estimate overlaid (see :mod:`baselines.diagnose`); drawn when the grid has >= 2 horizons;
 (c) ``return_vs_noise_<env>.png``: normalized return vs noise level at each algorithm's largest
     budget, when the grid has >= 2 noise levels;
 (d) ``success_vs_horizon_<env>.png``: success (or normalized return) vs horizon at each algorithm's
@@ -82,7 +82,7 @@ def plot_return_vs_budget(rows: list[Row], env_id: str, out: Path) -> tuple[Path
 
 def plot_labels_to_target(rows: list[Row], env_id: str, target: float, out: Path) -> tuple[Path | None, str]:
     from baselines.analysis.theory import offline_labels, opd_labels
-    from baselines.diagnose import depth0_stats
+    from baselines.analysis.first_state import first_state_stats
 
     env_rows, hkey = _over_grid_key(rows, env_id, HORIZON_KEYS)
     if hkey is None:
@@ -113,10 +113,7 @@ def plot_labels_to_target(rows: list[Row], env_id: str, target: float, out: Path
                 miss_series += 1
         other_kwargs = json.loads(other)
         hs = np.array(sorted(horizons_all), dtype=float)
-        try:
-            stats = depth0_stats(env_id, {**other_kwargs, hkey: int(hs[0])})
-        except Exception:  # noqa: BLE001  (the prediction is a decoration; the data plot stands alone)
-            stats = None
+        stats = first_state_stats(env_id, {**other_kwargs, hkey: int(hs[0])})
         if stats is not None and 0 < stats[0] < 1:
             p, margin = stats
             ax.plot(hs, [offline_labels(p, h) for h in hs], "k--", lw=1,

@@ -45,13 +45,16 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import hashlib
 import itertools
 import json
 import numbers
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from baselines.core.run import DEFAULT_EVAL_EPISODES
+from baselines.sweep.cells import BudgetCell, Cell, ThresholdCell, cell_key
+from baselines.sweep.threshold import DEFAULT_RESOLUTION, DEFAULT_TARGET
 
 TOP_LEVEL_KEYS = (
     "name", "description", "envs", "algorithms", "budgets", "seeds", "eval_episodes",
@@ -61,10 +64,21 @@ ENV_KEYS = ("id", "kwargs", "grid", "budgets", "max_budget", "label", "algorithm
 #: Top-level keys an algorithm entry may override for its own cells.
 ALGO_OVERRIDES = ("policy", "policy_kwargs", "deterministic_eval")
 ALGO_RESERVED_KEYS = ("name", "label", "budgets", "max_budget", *ALGO_OVERRIDES)
-DEFAULT_TARGET = 0.9
 #: ``budgets``: train and evaluate at each budget of a grid; ``threshold``: measure each seed's
 #: labels-to-target with :func:`baselines.sweep.threshold.labels_to_target` up to ``max_budget``.
 MEASURES = ("budgets", "threshold")
+
+
+class ConfigError(ValueError):
+    """A bad sweep config (or a bad stored config or results file): the CLI's exit 2, one line.
+
+    A ``ValueError`` subclass, so callers that caught ``ValueError`` still do; a plain
+    ``ValueError`` raised inside a run is a bug, not bad input.
+    """
+
+
+class ConfigTypeError(ConfigError, TypeError):
+    """A config value of the wrong type (also a ``TypeError``, as the setting's own check raises)."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +86,7 @@ class SweepConfig:
     """A validated configuration: the raw mapping (as stored in ``config.yaml``) and its cells."""
 
     raw: dict[str, Any]
-    cells: tuple[dict[str, Any], ...]
+    cells: tuple[Cell, ...]
 
     @property
     def name(self) -> str:
@@ -83,17 +97,9 @@ class SweepConfig:
         return float(self.raw.get("target", DEFAULT_TARGET))
 
 
-def _canonical(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=repr)
-
-
-def cell_key(cell: dict[str, Any]) -> str:
-    """A stable 16-hex-digit hash of a cell's configuration (env, kwargs, algorithm, settings, budget, seed, ...)."""
-    return hashlib.sha256(_canonical(cell).encode()).hexdigest()[:16]
-
-
 def _fail(exc: type[Exception], where: str, message: str) -> None:
-    raise exc(f"config key {where!r}: {message}")
+    """Raise the :class:`ConfigError` (``ConfigTypeError`` for ``exc`` a ``TypeError``) naming ``where``."""
+    raise (ConfigTypeError if issubclass(exc, TypeError) else ConfigError)(f"config key {where!r}: {message}")
 
 
 def _check_budgets(where: str, budgets: Any) -> list[int]:
@@ -154,7 +160,7 @@ def _check_measure(raw: dict[str, Any]) -> str:
                 hint = "max_budget (and resolution)" if key == "budgets" else "budgets"
                 _fail(ValueError, prefix + key, f"not used with measure: {measure}; give {hint} instead")
     if measure == "threshold":
-        resolution = raw.get("resolution", 2**0.25)
+        resolution = raw.get("resolution", DEFAULT_RESOLUTION)
         if isinstance(resolution, bool) or not isinstance(resolution, numbers.Real) or not 1.0 < float(resolution) < 1e6:
             _fail(ValueError, "resolution", f"must be a number > 1 (a ratio of budgets), got {resolution!r}")
     return measure
@@ -220,7 +226,7 @@ def _check_overrides(where: str, raw: dict[str, Any]) -> dict[str, Any]:
     return {key: raw[key] for key in ALGO_OVERRIDES if key in raw}
 
 
-def _algorithm(index: int, entry: Any) -> tuple[str, str, dict[str, Any], list[int] | None, dict[str, Any]]:
+def _algorithm(index: int, entry: Any) -> tuple[str, str, dict[str, Any], list[int] | None, dict[str, Any], Any]:
     from baselines.core.run import COMMON_KWARGS
     from baselines.learners import LEARNERS, learner_settings
 
@@ -234,16 +240,15 @@ def _algorithm(index: int, entry: Any) -> tuple[str, str, dict[str, Any], list[i
     if name not in LEARNERS:
         _fail(ValueError, f"{where}.name", f"unknown algorithm {name!r}; valid choices: {sorted(LEARNERS)}")
     settings = {k: v for k, v in entry.items() if k not in ALGO_RESERVED_KEYS}
-    valid = [f.name for f in dataclasses.fields(LEARNERS[name].Settings)]
     for key in settings:
         if key in COMMON_KWARGS:
             _fail(TypeError, f"{where}.{key}", f"not a setting of algorithm {name!r}: set it at the top level of the config")
-        if key not in valid:  # the same TypeError as run() raises, naming the key
-            _fail(TypeError, f"{where}.{key}", f"unknown setting for algorithm {name!r}; valid settings: {valid}")
-    try:
-        learner_settings(name, settings)
+    try:  # the config's one check of the learner's settings; cells carry the result
+        chosen = learner_settings(name, settings)
     except (TypeError, ValueError) as err:
-        _fail(type(err), where, str(err))
+        valid = {f.name for f in dataclasses.fields(LEARNERS[name].Settings)}
+        unknown = [key for key in settings if key not in valid]
+        _fail(type(err), f"{where}.{unknown[0]}" if unknown else where, str(err))
     # Default label: the name plus its settings, e.g. "opd(loss=forward_kl, k=5)".
     default_label = name if not settings else f"{name}({', '.join(f'{k}={v}' for k, v in settings.items())})"
     label = entry.get("label", default_label)
@@ -252,15 +257,15 @@ def _algorithm(index: int, entry: Any) -> tuple[str, str, dict[str, Any], list[i
     budgets = _check_budgets(f"{where}.budgets", entry["budgets"]) if "budgets" in entry else None
     if "max_budget" in entry:
         budgets = _check_budgets(f"{where}.max_budget", [entry["max_budget"]])
-    return name, label, settings, budgets, overrides
+    return name, label, settings, budgets, overrides, chosen
 
 
-def _check_env_builds(where: str, env_id: str, kwargs: dict[str, Any], algos: list[tuple[str, str, dict, Any, dict]],
+def _check_env_builds(where: str, env_id: str, kwargs: dict[str, Any], algos: list[tuple[str, str, dict, Any, dict, Any]],
                       smallest_budgets: list[int], policies: list[tuple[Any, Any]], index: dict[str, int]) -> None:
     """Build the env (and the learner policy) once: unknown ids, task arguments, noise parameters,
     policy kwargs and learner/task/budget mismatches (each algorithm at its smallest budget) fail here.
     ``index`` maps each label to its position in the config's algorithm list (for the message)."""
-    from baselines.learners import check_learner_fits, learner_settings
+    from baselines.learners import check_learner_fits
     from baselines.core.policies import make_policy
     from baselines.core.task import Task
     from noisy_expert_envs.registration import check_env_id
@@ -280,9 +285,9 @@ def _check_env_builds(where: str, env_id: str, kwargs: dict[str, Any], algos: li
         except (TypeError, ValueError) as err:
             _fail(type(err), "policy_kwargs",
                   f"cannot build the learner policy {policy or 'mlp'!r} for {env_id}: {err}")
-    for (name, label, settings, _, _), budget in zip(algos, smallest_budgets):
+    for (name, label, _, _, _, chosen), budget in zip(algos, smallest_budgets):
         try:
-            check_learner_fits(name, task, budget, learner_settings(name, settings))
+            check_learner_fits(name, task, budget, chosen)
         except ValueError as err:
             _fail(ValueError, f"algorithms[{index[label]}]", f"(label {label!r}) {err}")
 
@@ -295,7 +300,7 @@ def parse_config(raw: Any, *, check_envs: bool = True) -> SweepConfig:
     algorithm or env id, a bad env keyword argument, an empty grid, a bad budget or seed list.
     """
     if not isinstance(raw, dict):
-        raise TypeError(f"a sweep config must be a mapping with keys {list(TOP_LEVEL_KEYS)}, got {type(raw).__name__}")
+        raise ConfigTypeError(f"a sweep config must be a mapping with keys {list(TOP_LEVEL_KEYS)}, got {type(raw).__name__}")
     raw = copy.deepcopy(raw)
     unknown = sorted(set(raw) - set(TOP_LEVEL_KEYS))
     if unknown:
@@ -307,11 +312,12 @@ def parse_config(raw: Any, *, check_envs: bool = True) -> SweepConfig:
             _fail(ValueError, key, f"empty grid: must be a non-empty list, got {raw[key]!r}")
     seeds = _check_seeds(raw.get("seeds", 1))
     measure = _check_measure(raw)
+    resolution = raw.get("resolution", DEFAULT_RESOLUTION)
     budget_key = "max_budget" if measure == "threshold" else "budgets"
     top_budgets = _check_budgets(budget_key, raw["budgets"]) if "budgets" in raw else None
     if "max_budget" in raw:
         top_budgets = _check_budgets("max_budget", [raw["max_budget"]])
-    eval_episodes = raw.get("eval_episodes", 20)
+    eval_episodes = raw.get("eval_episodes", DEFAULT_EVAL_EPISODES)
     if isinstance(eval_episodes, bool) or not isinstance(eval_episodes, numbers.Integral) or eval_episodes < 1:
         _fail(ValueError, "eval_episodes", f"must be an integer >= 1, got {eval_episodes!r}")
     top = {"policy": None, "policy_kwargs": None, "deterministic_eval": True, **_check_overrides("", raw)}
@@ -320,9 +326,9 @@ def parse_config(raw: Any, *, check_envs: bool = True) -> SweepConfig:
         _fail(ValueError, "target", f"must be a number in (0, 1], got {target!r}")
 
     algos = [_algorithm(i, entry) for i, entry in enumerate(raw["algorithms"])]
-    labels = [label for _, label, _, _, _ in algos]
+    labels = [label for _, label, *_ in algos]
     # Per algorithm: its policy, policy_kwargs and deterministic_eval (its own, else the top level's).
-    chosen = [{**top, **overrides} for *_, overrides in algos]
+    chosen = [{**top, **overrides} for *_, overrides, _ in algos]
     duplicates = sorted({lab for lab in labels if labels.count(lab) > 1})
     if duplicates:
         _fail(ValueError, "algorithms", f"duplicate labels {duplicates}: give each variant its own 'label'")
@@ -341,7 +347,7 @@ def parse_config(raw: Any, *, check_envs: bool = True) -> SweepConfig:
                   f"not an algorithm label; valid: {labels + ['default']}")
         for kwargs in kwargs_list:
             cell_budgets = []
-            for algo_index, (name, label, settings, algo_budgets, _) in enumerate(algos):
+            for algo_index, (name, label, settings, algo_budgets, *_) in enumerate(algos):
                 if label not in here:
                     continue
                 budgets = env_budgets.get(label) or algo_budgets or env_budgets.get("default") or top_budgets
@@ -354,28 +360,18 @@ def parse_config(raw: Any, *, check_envs: bool = True) -> SweepConfig:
                 _check_env_builds(f"envs[{env_index}]", env_id, kwargs, env_algos,
                                   [min(b) for b in cell_budgets], env_policies,
                                   {label: i for i, (_, label, *_) in enumerate(algos)})
-            for (name, label, settings, _, _), algo_common, budgets in zip(env_algos, env_chosen, cell_budgets):
+            for (name, label, settings, *_), algo_common, budgets in zip(env_algos, env_chosen, cell_budgets):
                 for budget in budgets:
                     for seed in seeds:
-                        cell = {
-                            "env_id": env_id,
-                            "env_kwargs": dict(kwargs),
-                            "algo": name,
-                            "label": label,
-                            "settings": dict(settings),
-                            "budget": budget,
-                            "seed": seed,
-                            "eval_episodes": int(eval_episodes),
-                            "deterministic_eval": algo_common["deterministic_eval"],
-                            "policy_kwargs": algo_common["policy_kwargs"],
-                        }
-                        if algo_common["policy"] is not None:  # cells without it keep their old keys (resume)
-                            cell["policy"] = algo_common["policy"]
-                        if measure == "threshold":  # budget-grid cells keep their old keys (resume)
-                            del cell["budget"]
-                            cell.update(measure=measure, max_budget=budget, target=float(target),
-                                        resolution=float(raw.get("resolution", 2**0.25)))
-                        cells.append(cell)
+                        common = dict(env_id=env_id, env_kwargs=dict(kwargs), algo=name, label=label,
+                                      settings=dict(settings), seed=seed, eval_episodes=int(eval_episodes),
+                                      deterministic_eval=algo_common["deterministic_eval"],
+                                      policy_kwargs=algo_common["policy_kwargs"], policy=algo_common["policy"])
+                        if measure == "threshold":
+                            cells.append(ThresholdCell(**common, max_budget=budget, target=float(target),
+                                                       resolution=float(resolution)))
+                        else:
+                            cells.append(BudgetCell(**common, budget=budget))
     keys = [cell_key(c) for c in cells]
     if len(set(keys)) != len(keys):
         _fail(ValueError, "envs", "the grid holds the same cell twice (repeated env entries or kwargs?)")
@@ -422,7 +418,7 @@ def safe_load_yaml(text: str, source: str) -> Any:
         at = ""
         if mark is not None and "line" not in problem:
             at = f" (line {mark.line + 1}, column {mark.column + 1})"
-        raise ValueError(f"config {source!r} is not valid YAML: {problem}{at}") from None
+        raise ConfigError(f"config {source!r} is not valid YAML: {problem}{at}") from None
 
 
 def load_config(path: str | Path) -> SweepConfig:
@@ -431,9 +427,9 @@ def load_config(path: str | Path) -> SweepConfig:
     try:
         text = path.read_text()
     except OSError as err:
-        raise ValueError(f"cannot read config {str(path)!r}: {err.strerror}") from None
+        raise ConfigError(f"cannot read config {str(path)!r}: {err.strerror}") from None
     except UnicodeDecodeError:
-        raise ValueError(f"cannot read config {str(path)!r}: not UTF-8 text") from None
+        raise ConfigError(f"cannot read config {str(path)!r}: not UTF-8 text") from None
     return parse_config(safe_load_yaml(text, str(path)))
 
 

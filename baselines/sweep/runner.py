@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from baselines.sweep.config import SweepConfig, cell_key, config_diff
+from baselines.sweep.cells import BudgetCell, Cell
+from baselines.sweep.config import ConfigError, SweepConfig, config_diff
 from baselines.sweep.store import ResultStore, config_fingerprint, describe_failure, make_record
 
 BACKENDS = ("local", "ray")
@@ -43,78 +44,58 @@ class SweepSummary:
                 f"({self.wall_time_s:.1f} s)")
 
 
-def _error_record(cell: dict[str, Any], err: BaseException, wall_time_s: float) -> dict[str, Any]:
+def _error_record(cell: Cell, err: BaseException, wall_time_s: float) -> dict[str, Any]:
     """The store record of a cell whose run raised (or whose worker died): error and traceback."""
-    return make_record(cell, cell_key(cell), "error", error=f"{type(err).__name__}: {err}",
+    return make_record(cell, cell.key(), "error", error=f"{type(err).__name__}: {err}",
                        traceback=traceback.format_exc(), wall_time_s=wall_time_s)
 
 
 #: Cells that differ only in how they are evaluated (``deterministic_eval``, ``eval_episodes``) or
 #: labelled train the same policy (runs are deterministic given their cell): the last trainings of
-#: this process, by :func:`_training_key`, are evaluated again instead of retrained. Bounded: a
+#: this process, by :meth:`BudgetCell.training_key`, are evaluated again instead of retrained. Bounded: a
 #: config's greedy and sampled variants of one training are ``budgets x seeds`` cells apart.
 _TRAINED: collections.OrderedDict[str, Any] = collections.OrderedDict()
 TRAINED_CACHE_SIZE = 64
 
 
-def _training_key(cell: dict[str, Any]) -> str:
-    return cell_key({k: v for k, v in cell.items() if k not in ("label", "deterministic_eval", "eval_episodes")})
+def trained_for(cell: BudgetCell) -> Any:
+    """The training of a budget cell: reused from this process when one matches, else ``train``ed."""
+    from baselines.core.run import train
 
-
-def _run_cell(cell: dict[str, Any]) -> dict[str, Any]:
-    """``run(...)`` of a budget cell, reusing a training of this process when one matches."""
-    from baselines.core.run import evaluate, train
-
-    key = _training_key(cell)
+    key = cell.training_key()
     trained = _TRAINED.pop(key, None)
     if trained is None:
-        trained = train(cell["algo"], cell["env_id"], budget=cell["budget"], seed=cell["seed"],
-                        env_kwargs=dict(cell["env_kwargs"]), policy=cell.get("policy"),
-                        policy_kwargs=cell.get("policy_kwargs"), **cell["settings"])
+        trained = train(cell.algo, cell.env_id, budget=cell.budget, seed=cell.seed, **cell.run_arguments())
     _TRAINED[key] = trained
     while len(_TRAINED) > TRAINED_CACHE_SIZE:
         _TRAINED.popitem(last=False)
-    result = evaluate(trained, eval_episodes=cell["eval_episodes"], deterministic_eval=cell["deterministic_eval"])
-    return result.to_record()
+    return trained
 
 
-def execute_cell(cell: dict[str, Any]) -> dict[str, Any]:
-    """Run one cell with :func:`baselines.run` and return its store record (``error`` on any exception)."""
-    from baselines.sweep.threshold import labels_to_target
-
-    key = cell_key(cell)
+def execute_cell(cell: Cell) -> dict[str, Any]:
+    """Run one cell (:meth:`Cell.execute`) and return its store record (``error`` on any exception)."""
     start = time.perf_counter()
     try:
-        if cell.get("measure") == "threshold":
-            t = labels_to_target(cell["algo"], cell["env_id"], target=cell["target"], max_budget=cell["max_budget"],
-                                 resolution=cell["resolution"], seed=cell["seed"], env_kwargs=dict(cell["env_kwargs"]),
-                                 policy=cell.get("policy"), policy_kwargs=cell.get("policy_kwargs"),
-                                 eval_episodes=cell["eval_episodes"], deterministic_eval=cell["deterministic_eval"],
-                                 **cell["settings"])
-            fields = {"algo": cell["algo"], "env_id": cell["env_id"], "env_kwargs": cell["env_kwargs"],
-                      "seed": cell["seed"], "labels_to_target": t.labels, "bracket": list(t.bracket), "runs": t.runs,
-                      "wall_time_s": time.perf_counter() - start}
-        else:
-            fields = _run_cell(cell)
+        fields = cell.execute()
     except Exception as err:  # noqa: BLE001  (recorded, and the sweep goes on)
         return _error_record(cell, err, time.perf_counter() - start)
-    return make_record(cell, key, "ok", **fields)
+    return make_record(cell, cell.key(), "ok", **fields)
 
 
-def execute_cells(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def execute_cells(cells: list[Cell]) -> list[dict[str, Any]]:
     """:func:`execute_cell` for cells that share one training, in one process (so it is trained once)."""
     return [execute_cell(cell) for cell in cells]
 
 
-def _training_groups(cells: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+def _training_groups(cells: list[Cell]) -> list[list[Cell]]:
     """Cells grouped by the training they share (budget cells only), in first-occurrence order.
 
     A pool hands cells to whichever worker is free, so the greedy and sampled variants of one
     training would mostly land in different workers and each train it: they go to a worker together.
     """
-    groups: dict[str, list[dict[str, Any]]] = {}
+    groups: dict[str, list[Cell]] = {}
     for i, cell in enumerate(cells):
-        key = _training_key(cell) if cell.get("measure") != "threshold" else f"cell {i}"
+        key = cell.training_key() if isinstance(cell, BudgetCell) else f"cell {i}"
         groups.setdefault(key, []).append(cell)
     return list(groups.values())
 
@@ -205,12 +186,12 @@ def sweep_fingerprint(config: SweepConfig) -> str:
 
 def _check_backend(backend: str) -> None:
     if backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}; valid choices: {list(BACKENDS)}")
+        raise ConfigError(f"unknown backend {backend!r}; valid choices: {list(BACKENDS)}")
     if backend == "ray":
         try:
             import ray  # noqa: F401
         except ImportError:
-            raise ValueError("--backend ray needs Ray: pip install 'noisy-expert-envs[ray]'") from None
+            raise ConfigError("--backend ray needs Ray: pip install 'noisy-expert-envs[ray]'") from None
 
 
 def _check_resumable(store: ResultStore, new: dict[str, Any], adopt: bool) -> bool:
@@ -222,20 +203,20 @@ def _check_resumable(store: ResultStore, new: dict[str, Any], adopt: bool) -> bo
     store.check_directory()
     try:
         stored = store.stored_config()
-    except ValueError as err:
+    except ValueError as err:  # a StoreError, or the stored YAML's ConfigError
         if not (adopt and store.has_records()):
             hint = "pass --adopt to replace it" if store.has_records() else "remove it"
-            raise ValueError(f"{err}; {hint}") from None
+            raise ConfigError(f"{err}; {hint}") from None
         stored = None
     if stored is None and store.has_records() and not adopt:
-        raise ValueError(
+        raise ConfigError(
             f"{store.results_path} has records but {store.config_path} is missing or invalid, so they cannot be "
             "checked against this config; pass --adopt to adopt them (records of another config are still refused)"
         )
     if stored is not None:
         diff = config_diff(stored, new)
         if diff is not None:
-            raise ValueError(
+            raise ConfigError(
                 f"{store.config_path} holds a different config (first difference at key {diff!r}); "
                 "use a new --out directory for a different sweep"
             )
@@ -265,7 +246,7 @@ def run_sweep(
     """
     _check_backend(backend)
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
+        raise ConfigError(f"jobs must be an integer >= 1, got {jobs!r}")
     start = time.perf_counter()
     new = _normalized(config.raw)
     fingerprint = sweep_fingerprint(config)
@@ -277,9 +258,9 @@ def run_sweep(
         records = store.open_for_append(fingerprint)
         store.write_config(new, replace=write and store.config_path.exists())
         done = records.latest_ok()
-        todo = [c for c in config.cells if cell_key(c) not in done]
+        todo = [c for c in config.cells if c.key() not in done]
         # Longest first (cost grows with the budget): fewer idle workers at the end of the sweep.
-        todo.sort(key=lambda c: -c.get("budget", c.get("max_budget", 0)))
+        todo.sort(key=lambda c: -c.cost)
         summary = SweepSummary(total=len(config.cells), skipped=len(config.cells) - len(todo))
         for note in store.notes:
             print(f"note: {note}", file=sys.stderr)

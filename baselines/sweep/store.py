@@ -32,35 +32,27 @@ import os
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import yaml
+
+from baselines.sweep.cells import BudgetCell, Cell, ThresholdCell, cell_key
 
 RESULTS_FILE = "results.jsonl"
 CONFIG_FILE = "config.yaml"
 SCHEMA = "noisy-expert-bench/2"
 LEGACY_SCHEMA = "noisy-expert-bench/1"  # no config fingerprint; readable by report only
 STATUSES = ("ok", "error")
-_NUMBER = (int, float)
-#: The fields every record must have (beyond schema, cell_key, cell, status), by status, with their types.
-REQUIRED_FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
-    "ok": {"env_id": (str,), "env_kwargs": (dict,), "label": (str,), "algo": (str,), "budget": (int,),
-           "seed": (int,), "success_rate": (*_NUMBER, type(None)), "normalized_return": _NUMBER,
-           "labels_used": _NUMBER, "wall_time_s": _NUMBER},
-    "error": {"label": (str,), "error": (str,)},
-}
-#: The fields of an ``ok`` record of a ``measure: threshold`` cell (instead of ``budget`` and the scores).
-THRESHOLD_FIELDS: dict[str, tuple[type, ...]] = {
-    "env_id": (str,), "env_kwargs": (dict,), "label": (str,), "algo": (str,), "seed": (int,),
-    "labels_to_target": (int, type(None)), "bracket": (list,), "runs": (int,), "wall_time_s": _NUMBER,
-}
-#: The fields every record's cell must have, with their types (failure lines and resume read them).
-CELL_FIELDS: dict[str, tuple[type, ...]] = {
-    "env_id": (str,), "env_kwargs": (dict,), "algo": (str,), "label": (str,), "budget": (int,), "seed": (int,),
-}
-THRESHOLD_CELL_FIELDS = {**{k: v for k, v in CELL_FIELDS.items() if k != "budget"}, "max_budget": (int,),
-                         "target": _NUMBER, "resolution": _NUMBER}
+#: The fields every record must have (beyond schema, cell_key, cell, status), by status, with their types;
+#: an ``ok`` record's kind-specific fields are its cell kind's ``RECORD_FIELDS``
+#: (:class:`baselines.sweep.cells.BudgetCell`, :class:`~baselines.sweep.cells.ThresholdCell`).
+ERROR_FIELDS: dict[str, tuple[type, ...]] = {"label": (str,), "error": (str,)}
 FINGERPRINT_FIELD = "config_fingerprint"
+
+
+class StoreError(ValueError):
+    """A results directory or file that cannot be used as it is (named, with its line): the CLI's exit 2."""
+
 VERSIONED_PACKAGES = ("noisy-expert-envs", "imitation", "stable-baselines3", "gymnasium", "torch", "numpy")
 
 
@@ -80,10 +72,9 @@ def package_versions() -> dict[str, str | None]:
 
 def describe_failure(record: dict[str, Any]) -> str:
     """One line naming a failed run's cell and its error (sweep output and report)."""
-    cell = record["cell"]
-    budget = f"budget={cell['budget']}" if "budget" in cell else f"max_budget={cell['max_budget']}"
-    return (f"{record['label']} {cell['env_id']} {cell['env_kwargs']} {budget} "
-            f"seed={cell['seed']}: {record['error']}")
+    cell = Cell.from_dict(record["cell"])
+    return (f"{record['label']} {cell.env_id} {cell.env_kwargs} {cell.describe()} "
+            f"seed={cell.seed}: {record['error']}")
 
 
 def config_fingerprint(config: dict[str, Any]) -> str:
@@ -119,9 +110,8 @@ class Records:
 
 
 def record_problem(record: Any) -> str | None:
-    """What is wrong with a parsed line as a record of ours (schema, required fields, types), or ``None``."""
-    from baselines.sweep.config import cell_key
-
+    """What is wrong with a parsed line as a record of ours, or ``None``: schema, required fields and
+    types, and every number within its cell's bounds (:meth:`baselines.sweep.cells.Cell.check_record`)."""
     if not isinstance(record, dict) or record.get("schema") not in (SCHEMA, LEGACY_SCHEMA):
         schema = record.get("schema") if isinstance(record, dict) else None
         return f"foreign line, not a {SCHEMA} record (schema={schema!r})"
@@ -136,33 +126,20 @@ def record_problem(record: Any) -> str | None:
         fingerprint = record.get(FINGERPRINT_FIELD)
         if not isinstance(fingerprint, str) or len(fingerprint) != 64:
             return f"record lacks its {FINGERPRINT_FIELD} (a sha256 hex string)"
-    threshold = record["cell"].get("measure") == "threshold"
-    required = THRESHOLD_FIELDS if threshold and status == "ok" else REQUIRED_FIELDS[status]
-    checks = (("cell", THRESHOLD_CELL_FIELDS if threshold else CELL_FIELDS, record["cell"]),
-              (f"{status} record", required, record))
-    for where, fields, holder in checks:
-        for name, types_ in fields.items():
-            value = holder.get(name)
-            if name not in holder or not isinstance(value, types_) or isinstance(value, bool):
-                return f"{where} lacks {name!r} or it has the wrong type ({value!r})"
-    if threshold and status == "ok":
-        return _bracket_problem(record["bracket"], record["labels_to_target"])
-    return None
-
-
-def _bracket_problem(bracket: list[Any], labels: int | None) -> str | None:
-    """What is wrong with a threshold record's ``bracket`` ``[lo, hi]`` and ``labels_to_target``."""
-    def count(x: Any) -> bool:
-        return isinstance(x, int) and not isinstance(x, bool) and x >= 0
-
-    if len(bracket) != 2 or not count(bracket[0]) or not (bracket[1] is None or count(bracket[1])):
-        return f"bracket {bracket!r} is not [lo, hi] with integer counts (hi may be null)"
-    lo, hi = bracket
-    if hi is not None and hi <= lo:
-        return f"bracket {bracket!r} has hi <= lo"
-    if labels != hi:
-        return f"labels_to_target {labels!r} is not the bracket's hi {hi!r}"
-    return None
+    kind = ThresholdCell if record["cell"].get("measure") == ThresholdCell.measure else BudgetCell
+    problem = kind.check_cell(record["cell"])
+    if problem is not None:
+        return problem
+    try:
+        cell = Cell.from_dict(record["cell"])
+    except (TypeError, ValueError) as err:
+        return str(err)
+    if status == "error":
+        for name, types_ in ERROR_FIELDS.items():
+            if not isinstance(record.get(name), types_):
+                return f"error record lacks {name!r} or it has the wrong type ({record.get(name)!r})"
+        return None
+    return cell.check_record(record)
 
 
 def _check_record(path: Path, lineno: int, line: bytes, fingerprint: str | None, legacy: bool) -> dict[str, Any]:
@@ -171,15 +148,15 @@ def _check_record(path: Path, lineno: int, line: bytes, fingerprint: str | None,
     try:
         record = json.loads(line)
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ValueError(f"{where}: corrupt line, not JSON ({err}); {untouched}") from None
+        raise StoreError(f"{where}: corrupt line, not JSON ({err}); {untouched}") from None
     problem = record_problem(record)
     if problem is not None:
-        raise ValueError(f"{where}: {problem}; {untouched}")
+        raise StoreError(f"{where}: {problem}; {untouched}")
     if record["schema"] == LEGACY_SCHEMA and not legacy:
-        raise ValueError(f"{where}: a {LEGACY_SCHEMA} record (written before config fingerprints) cannot be "
+        raise StoreError(f"{where}: a {LEGACY_SCHEMA} record (written before config fingerprints) cannot be "
                          f"resumed; 'report' still reads it, run the sweep into a new --out; {untouched}")
     if fingerprint is not None and record["schema"] == SCHEMA and record[FINGERPRINT_FIELD] != fingerprint:
-        raise ValueError(f"{where}: record of another config (fingerprint {record[FINGERPRINT_FIELD][:12]}..., "
+        raise StoreError(f"{where}: record of another config (fingerprint {record[FINGERPRINT_FIELD][:12]}..., "
                          f"this directory's config is {fingerprint[:12]}...), e.g. a line from another sweep's "
                          f"results; {untouched}")
     return record
@@ -201,7 +178,7 @@ def read_records(path: str | Path, *, fingerprint: str | None = None, legacy: bo
     lines = data[:end].split(b"\n") if end >= 0 else []
     for lineno, line in enumerate(lines, start=1):
         if not line.strip():
-            raise ValueError(f"{path}:{lineno}: corrupt line, empty; the file was left untouched")
+            raise StoreError(f"{path}:{lineno}: corrupt line, empty; the file was left untouched")
         out.records.append(_check_record(path, lineno, line, fingerprint, legacy))
     return out
 
@@ -223,7 +200,7 @@ class ResultStore:
     def check_directory(self) -> None:
         """``ValueError`` if ``dir`` exists but is not a directory (e.g. ``--out`` names a file)."""
         if self.dir.exists() and not self.dir.is_dir():
-            raise ValueError(f"{self.dir}: not a directory (a results directory is needed)")
+            raise StoreError(f"{self.dir}: not a directory (a results directory is needed)")
 
     def read(self, fingerprint: str | None = None, *, legacy: bool = False) -> Records:
         return read_records(self.results_path, fingerprint=fingerprint, legacy=legacy)
@@ -241,9 +218,9 @@ class ResultStore:
         try:
             raw = safe_load_yaml(self.config_path.read_text(), str(self.config_path))
         except UnicodeDecodeError:
-            raise ValueError(f"{self.config_path}: not a valid config (not UTF-8 text)") from None
+            raise StoreError(f"{self.config_path}: not a valid config (not UTF-8 text)") from None
         if not isinstance(raw, dict) or not raw:
-            raise ValueError(f"{self.config_path}: not a valid config (empty, or not a mapping)")
+            raise StoreError(f"{self.config_path}: not a valid config (empty, or not a mapping)")
         return raw
 
     # -- writing ----------------------------------------------------------------------------------
@@ -257,7 +234,7 @@ class ResultStore:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise ValueError(f"{self.dir} is in use by another running sweep (its .lock is held)") from None
+            raise StoreError(f"{self.dir} is in use by another running sweep (its .lock is held)") from None
         self._lock_fd = fd
 
     def write_config(self, raw: dict[str, Any], *, replace: bool = False) -> None:
@@ -325,12 +302,12 @@ def _json_default(obj: Any) -> Any:
     return repr(obj)
 
 
-def make_record(cell: dict[str, Any], key: str, status: str, **fields: Any) -> dict[str, Any]:
+def make_record(cell: Mapping[str, Any], key: str, status: str, **fields: Any) -> dict[str, Any]:
     """A store record: schema, cell key and config, status, versions and time, plus ``fields``."""
     return {
         "schema": SCHEMA,
         "cell_key": key,
-        "cell": cell,
+        "cell": dict(cell),
         "label": cell["label"],
         "status": status,
         "versions": package_versions(),

@@ -20,12 +20,15 @@ from typing import Any
 import torch as th
 
 from baselines.core.evaluation import score
-from baselines.core.run import run
-from baselines.learners import LEARNERS, check_learner_fits, get_learner, learner_settings
+from baselines.core.run import DEFAULT_EVAL_EPISODES, RunSpec, run_spec
+from baselines.learners import LEARNERS, check_learner_fits, get_learner
 from baselines.core.seeds import RunSeeds
 from baselines.core.task import Task
 from noisy_expert_envs.validation import check_int, check_real
 
+#: The success level labels-to-target is measured at unless told otherwise (search and configs).
+DEFAULT_TARGET = 0.9
+#: The largest ratio hi / lo a reported bracket may span unless told otherwise.
 DEFAULT_RESOLUTION = 2**0.25
 
 
@@ -61,12 +64,12 @@ def labels_to_target(
     env_id: str,
     *,
     seed: int,
-    target: float = 0.9,
+    target: float = DEFAULT_TARGET,
     max_budget: int,
     resolution: float = DEFAULT_RESOLUTION,
     env_kwargs: dict[str, Any] | None = None,
     start: int = 16,
-    eval_episodes: int = 20,
+    eval_episodes: int = DEFAULT_EVAL_EPISODES,
     deterministic_eval: bool = True,
     policy: Any = None,
     policy_kwargs: dict[str, Any] | None = None,
@@ -80,26 +83,26 @@ def labels_to_target(
     """
     get_learner(algo)
     _check(target, max_budget, resolution, start)
-    chosen = learner_settings(algo, settings)  # bad settings raise here, before any training
-    task = Task(env_id, dict(env_kwargs or {}))
-    common = dict(env_kwargs=dict(env_kwargs or {}), eval_episodes=eval_episodes,
-                  deterministic_eval=deterministic_eval, policy=policy, policy_kwargs=policy_kwargs,
-                  **settings)
+    # Every run argument (settings included) is checked here, once, before any training.
+    spec = RunSpec.check(algo, env_id, budget=max_budget, seed=seed, env_kwargs=env_kwargs, policy=policy,
+                         policy_kwargs=policy_kwargs, eval_episodes=eval_episodes,
+                         deterministic_eval=deterministic_eval, **settings)
+    task = Task(env_id, dict(spec.env_kwargs))
     runs = 0
 
     def reached(budget: int) -> bool:
         nonlocal runs
         try:  # a budget the learner cannot train with (e.g. below plurality's k) misses the target
-            check_learner_fits(algo, task, budget, chosen)
+            check_learner_fits(algo, task, budget, spec.settings)
         except ValueError:
             if budget >= max_budget:
                 raise
             return False
         runs += 1
-        return run(algo, env_id, budget=budget, seed=seed, **common).metric() >= target
+        return run_spec(spec.at(budget)).metric() >= target
 
     if getattr(LEARNERS[algo], "online", False):
-        lo, hi = _online_bracket(algo, task, seed, target, max_budget, common)
+        lo, hi = _online_bracket(spec, task, target)
         runs += 1
     else:
         lo, hi = _gallop(reached, min(start, max_budget), max_budget)
@@ -126,10 +129,9 @@ def _gallop(reached: Any, start: int, max_budget: int) -> tuple[int, int | None]
         lo, budget = budget, min(2 * budget, max_budget)
 
 
-def _online_bracket(algo: str, task: Task, seed: int, target: float, max_budget: int,
-                    common: dict[str, Any]) -> tuple[int, int | None]:
-    """One training up to ``max_budget``, evaluated after every round; stop at the first success."""
-    eval_seeds = RunSeeds(seed).eval_episodes(common["eval_episodes"])
+def _online_bracket(spec: RunSpec, task: Task, target: float) -> tuple[int, int | None]:
+    """One training up to ``spec.budget`` (the search's cap), evaluated after every round; stop at the first success."""
+    eval_seeds = RunSeeds(spec.seed).eval_episodes(spec.eval_episodes)
     # Once, not per round: a split task's evaluation side is a new Task, whose probe env (spaces,
     # expert return) would otherwise be rebuilt every round.
     eval_task = task.evaluation_task()
@@ -139,12 +141,12 @@ def _online_bracket(algo: str, task: Task, seed: int, target: float, max_budget:
         # Evaluating must not move torch's RNG (sampled evaluation, sampling learners): training then
         # continues exactly as run(budget=labels so far) would have trained.
         state = th.get_rng_state()
-        ok = score(eval_task, policy, eval_seeds, common["deterministic_eval"]).metric() >= target
+        ok = score(eval_task, policy, eval_seeds, spec.deterministic_eval).metric() >= target
         th.set_rng_state(state)
         history.append((accounting.labels_used, ok))
         return ok
 
-    result = run(algo, task.env_id, budget=max_budget, seed=seed, on_round=on_round, **common)
+    result = run_spec(spec, on_round)
     if not history or not history[-1][1]:
         return result.labels_used, None
     return (history[-2][0] if len(history) > 1 else 0), history[-1][0]

@@ -13,9 +13,13 @@ GYM1_PACKAGES ?= "gymnasium>=1,<2" stable-baselines3 numpy torch==2.13.0
 .PHONY: install install-gym1 demo test test-slow test-gym1 bench clean
 
 $(BIN)/.installed-$(EXTRAS): setup.cfg pyproject.toml constraints.txt
+	@echo "make install: creating $(VENV) with $(PYTHON), then installing this package with the extras [$(EXTRAS)]:"
+	@echo "  the pinned stack of constraints.txt (gymnasium 0.29.1, torch CPU, stable-baselines3 2.2.1, imitation 1.0.1,"
+	@echo "  box2d, ray, pytest): about 2 GB once installed, a few minutes (3-10, by network) on a first run; pip lists each package"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade "pip>=23"
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[$(EXTRAS)]"
+	$(BIN)/python -m pip install --progress-bar off --upgrade "pip>=23"
+	$(BIN)/python -m pip install --progress-bar off -c constraints.txt -e ".[$(EXTRAS)]"
+	@echo "make install: done ($(VENV)); next runs of make demo/test skip this step"
 	touch $@
 
 install: $(BIN)/.installed-$(EXTRAS)

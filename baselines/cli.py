@@ -2,12 +2,15 @@
 
 Exit codes: 0 success; 1 some runs of a sweep failed (they are recorded and retried on resume);
 2 a usage, configuration or file-system error (one line on stderr naming the path and the problem;
-nothing was run); 130 interrupted.
+nothing was run); 130 interrupted by SIGINT (Ctrl-C), 143 by SIGTERM (128 + the signal number).
+Nothing heavy (torch, SB3, imitation, matplotlib) is imported before a command runs, so ``--help`` is fast.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 import time
 from importlib import resources
@@ -52,7 +55,15 @@ def _add_sweep_flags(p: argparse.ArgumentParser, default_out: str | None) -> Non
                    help="local process pool, or Ray tasks (needs the 'ray' extra)")
     p.add_argument("--ray-address", default=None, metavar="ADDR",
                    help="Ray cluster to join (e.g. 'auto' or 'ray://host:10001'); default: a local instance with --jobs CPUs")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar (default: shown on a terminal)")
+    p.add_argument("--seeds", type=_jobs, default=None, metavar="N",
+                   help="run seeds 0..N-1 instead of the config's 'seeds' (same as --set seeds=N)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                   help="override a config value before validation, recorded in DIR/config.yaml; KEY is dotted into "
+                        "the YAML mapping (list items by index), VALUE parsed as YAML; repeatable. "
+                        "e.g. --set eval_episodes=5 --set envs.0.grid.horizon=[5,10]")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress output (default: a bar on a terminal, otherwise a line per finished run "
+                        "and a heartbeat line at least every 20 s, on stderr)")
     p.add_argument("--adopt", action="store_true",
                    help="accept a DIR whose records have no valid config.yaml (deleted, emptied, corrupt) as this "
                         "config's: its config.yaml is written (an invalid one is kept aside); records of another "
@@ -80,7 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_examples(
             "list", "demo --out demo-results --jobs 2", "run experiments/separation.yaml --out sep --jobs 2",
             "report sep", "diagnose NoisyExpert/CombinationLock-v0 horizon=20 epsilon=0.3",
-        ) + "\n\nexit codes: 0 ok, 1 some runs failed, 2 bad usage, config or file-system error, 130 interrupted",
+        ) + "\n\nexit codes: 0 ok, 1 some runs failed, 2 bad usage, config or file-system error, 130 interrupted "
+          "(SIGINT), 143 terminated (SIGTERM).\nSIGINT or SIGTERM to a sweep stops its workers within a few "
+          "seconds; finished runs are saved\n(an interrupted run is not), and the same command resumes. With "
+          "--backend ray the running tasks\nare cancelled (force) and a Ray instance the sweep started is shut down.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
@@ -201,11 +215,20 @@ def _sweep(args: argparse.Namespace, config: Any) -> int:
     return 1 if summary.failed else 0
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
-    from baselines.sweep.config import load_config
+def _config(args: argparse.Namespace, text: str | None = None, source: str | None = None) -> Any:
+    """The sweep config of ``args`` (the file ``args.config``, or ``text``) with ``--seeds``/``--set`` applied."""
+    from baselines.sweep.config import load_config, parse_config, safe_load_yaml
+    from baselines.sweep.overrides import apply_overrides
 
-    config = load_config(args.config)
-    code = _sweep(args, config)
+    if text is None:
+        if args.seeds is None and not args.overrides:
+            return load_config(args.config)
+        text, source = Path(args.config).read_text(), args.config  # OSError: exit 2 naming the path
+    return parse_config(apply_overrides(safe_load_yaml(text, source), args.seeds, args.overrides))
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    code = _sweep(args, _config(args))
     if args.report:
         from baselines.report.build import make_report
 
@@ -227,14 +250,13 @@ def demo_config_text() -> str:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from baselines.sweep.config import parse_config, safe_load_yaml
     from baselines.report.build import make_report
 
     text = demo_config_text()
     if args.show_config:
         print(text)
         return 0
-    config = parse_config(safe_load_yaml(text, DEMO_CONFIG))
+    config = _config(args, text, DEMO_CONFIG)
     start = time.perf_counter()
     code = _sweep(args, config)
     report = make_report(args.out)
@@ -295,13 +317,18 @@ def _first_line(err: BaseException) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``noisy-expert-bench`` and ``python -m baselines``; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)  # --help exits here, before anything heavy is imported
     from baselines.sweep.config import ConfigError
     from baselines.sweep.store import StoreError
 
-    parser = build_parser()
-    args = parser.parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        code = COMMANDS[args.command](args)
+        sys.stdout.flush()  # here, so that a closed pipe is met below and not at exit
+        return code
+    except BrokenPipeError:  # e.g. `list | head -3`: the reader has what it wanted, which is no error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the exit's flush must not fail again
+        return 0
     except (ConfigError, StoreError) as err:  # a bad config, results directory or file: named, one line
         print(f"{PROG} {args.command}: error: {_first_line(err)}", file=sys.stderr)
         return 2
@@ -312,10 +339,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = err.filename if err.filename is not None else "file system"
         print(f"{PROG} {args.command}: error: {where}: {err.strerror or err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"{PROG} {args.command}: interrupted; finished runs are saved, run the same command to resume",
-              file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as err:  # SIGINT, or SIGTERM during a sweep (SweepInterrupted carries signum)
+        signum = getattr(err, "signum", signal.SIGINT)
+        print(f"{PROG} {args.command}: interrupted by {signal.Signals(signum).name}; finished runs are saved, "
+              "run the same command to resume", file=sys.stderr)
+        return 128 + signum
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -46,18 +46,20 @@ def _panel_title(cell: GrowthCell) -> str:
 def _draw_cell(ax: object, cell: GrowthCell, color: str, offset: float) -> None:
     """One algorithm's seeds (points, brackets, censoring triangles) and fitted curves on ``ax``."""
     legend = f"{cell.label}: not fitted" if cell.fit is None else None  # fitted: named by their curves
+    censored_legend = True  # the first censored seed names what the triangles mean
     for h in cell.horizons:
         seeds = cell.seeds[h]
         xs = h * (1 + offset + 0.015 * (np.arange(len(seeds)) - (len(seeds) - 1) / 2) / max(len(seeds), 1))
         for x, s in zip(xs, seeds):
             if s.labels is None:
-                ax.scatter([x], [s.lo], marker="^", facecolors="none", edgecolors=color, s=40, lw=1.0,
-                           zorder=3, label=legend)
+                ax.scatter([x], [s.lo], marker="^", facecolors="none", edgecolors=color, s=40, lw=1.0, zorder=3,
+                           label=f"{cell.label}: not reached ≤ {s.lo:.0f} labels (censored)" if censored_legend else None)
+                censored_legend = False
             else:
                 if s.lo > 0:
                     ax.plot([x, x], [s.lo, s.hi], color=color, lw=0.6, alpha=0.7)
                 ax.scatter([x], [s.labels], color=color, s=10, alpha=0.8, label=legend)
-            legend = None
+                legend = None
     if cell.fit is None:
         return
     hs = np.linspace(min(cell.horizons), max(cell.horizons), 100)

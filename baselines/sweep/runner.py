@@ -11,6 +11,7 @@ uninterrupted one (wall times aside), whichever backend ran them.
 from __future__ import annotations
 
 import collections
+import contextlib
 import multiprocessing
 import os
 import sys
@@ -23,6 +24,7 @@ from typing import Any, Callable, Iterator
 
 from baselines.sweep.cells import BudgetCell, Cell
 from baselines.sweep.config import ConfigError, SweepConfig, config_diff
+from baselines.sweep.progress import make_progress
 from baselines.sweep.store import ResultStore, config_fingerprint, describe_failure, make_record
 
 BACKENDS = ("local", "ray")
@@ -101,9 +103,68 @@ def _training_groups(cells: list[Cell]) -> list[list[Cell]]:
 
 
 def _worker_init() -> None:
+    import signal
+
     import torch
 
+    # The parent stops workers on SIGINT/SIGTERM (see _Interrupts): a Ctrl-C sent to the whole process
+    # group must not raise KeyboardInterrupt tracebacks in every worker, and a SIGTERM ends a worker at once.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     torch.set_num_threads(1)
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM reached the sweep: workers are stopped, finished runs are saved (``signum`` says which)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+class _Interrupts:
+    """SIGINT/SIGTERM raise :class:`SweepInterrupted` in the main thread, but never inside :meth:`critical`.
+
+    A record being appended when the signal arrives is completed first (no torn line), then the
+    exception is raised. Outside the main thread (signal handlers cannot be set there) it does nothing.
+    """
+
+    def __init__(self) -> None:
+        self._pending: int | None = None
+        self._in_critical = False
+        self._previous: dict[int, Any] = {}
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        if self._in_critical:
+            self._pending = signum
+        else:
+            raise SweepInterrupted(signum)
+
+    def __enter__(self) -> "_Interrupts":
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._previous[signum] = signal.signal(signum, self._handler)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        import signal
+
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
+
+    @contextlib.contextmanager
+    def critical(self) -> Iterator[None]:
+        self._in_critical = True
+        try:
+            yield
+        finally:
+            self._in_critical = False
+            if self._pending is not None:
+                signum, self._pending = self._pending, None
+                raise SweepInterrupted(signum)
 
 
 #: How local workers start. ``fork`` (Linux default here): workers inherit the already imported
@@ -128,6 +189,29 @@ def _run_local(cells: list[dict[str, Any]], jobs: int) -> Iterator[dict[str, Any
     return _drain_pool(pool, pending)
 
 
+#: Seconds a worker gets to exit after SIGTERM before it is killed (the whole stop stays well under 5 s).
+STOP_GRACE_S = 2.0
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """End ``pool``'s workers now (SIGTERM, then SIGKILL after ``STOP_GRACE_S``) and wait for them.
+
+    ``shutdown(wait=True)`` would let every running cell finish first (minutes); an interrupted
+    cell has no record yet and is simply run again on resume.
+    """
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # no public API lists them
+    for proc in processes:
+        if proc.is_alive():
+            proc.terminate()
+    deadline = time.monotonic() + STOP_GRACE_S
+    for proc in processes:
+        proc.join(max(0.0, deadline - time.monotonic()))
+        if proc.is_alive():
+            proc.kill()
+            proc.join(1.0)
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
 def _drain_pool(pool: ProcessPoolExecutor, pending: dict[Future, list[dict[str, Any]]]) -> Iterator[dict[str, Any]]:
     try:
         while pending:
@@ -139,8 +223,10 @@ def _drain_pool(pool: ProcessPoolExecutor, pending: dict[Future, list[dict[str, 
                 except Exception as err:  # a worker died (e.g. killed): record its cells, go on
                     records = [_error_record(cell, err, 0.0) for cell in group]
                 yield from records
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    except BaseException:  # interrupted (or the consumer failed): stop the workers, do not wait for their cells
+        _stop_workers(pool)
+        raise
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _run_ray(cells: list[dict[str, Any]], jobs: int, address: str | None) -> Iterator[dict[str, Any]]:
@@ -165,9 +251,14 @@ def _drain_ray(ray: Any, refs: dict[Any, dict[str, Any]], started: bool) -> Iter
             done, _ = ray.wait(list(refs), num_returns=1)
             cell = refs.pop(done[0])
             try:
-                yield ray.get(done[0])
+                record = ray.get(done[0])
             except Exception as err:  # the task's worker died
-                yield _error_record(cell, err, 0.0)
+                record = _error_record(cell, err, 0.0)
+            yield record
+    except BaseException:  # interrupted: cancel what still runs (on a cluster it would otherwise go on)
+        for ref in refs:
+            ray.cancel(ref, force=True)
+        raise
     finally:
         if started:
             ray.shutdown()
@@ -242,7 +333,10 @@ def run_sweep(
     (naming the first differing key) or is invalid, records without a valid ``config.yaml`` (unless
     ``adopt``: then ``config`` is written as the directory's config, the invalid file kept beside
     it), and a results file with a corrupt, foreign or other-config line (naming its line). Also
-    refuses a directory another sweep is writing to. ``progress=None`` shows a tqdm bar only on a terminal.
+    refuses a directory another sweep is writing to. ``progress=None``: a tqdm bar on a terminal, else a
+    line per finished run (rate-limited) and a heartbeat line at least every 20 s; ``False``: neither.
+    SIGINT or SIGTERM stops the workers at once and raises :class:`SweepInterrupted` (records already
+    appended stay whole; the interrupted runs are run on resume).
     """
     _check_backend(backend)
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
@@ -267,28 +361,29 @@ def run_sweep(
         if not todo:
             summary.wall_time_s = time.perf_counter() - start
             return summary
-        from tqdm.auto import tqdm
-
-        stream = _run_ray(todo, jobs, ray_address) if backend == "ray" else _run_local(todo, jobs)
-        with tqdm(total=len(todo), desc=config.name, unit="run", disable=None if progress is None else not progress,
-                  file=sys.stderr, dynamic_ncols=True) as bar:
-            for record in stream:
-                store.append(record)
-                if record["status"] == "ok":
-                    summary.ok += 1
-                else:
-                    summary.failed += 1
-                    summary.errors.append(describe_failure(record))
-                    bar.write(f"run failed: {summary.errors[-1]}", file=sys.stderr)
-                if on_record is not None:
-                    on_record(record)
-                bar.set_postfix(failed=summary.failed, refresh=False)
-                bar.update(1)
+        with _Interrupts() as interrupts:
+            # The stream starts the runs (local workers fork now, before the progress thread exists).
+            stream = _run_ray(todo, jobs, ray_address) if backend == "ray" else _run_local(todo, jobs)
+            # closing(): an exception in this loop (a signal while appending) stops the workers now, not at gc.
+            with contextlib.closing(stream), make_progress(len(todo), config.name, progress) as bar:
+                for record in stream:
+                    with interrupts.critical():
+                        store.append(record)
+                    failed = record["status"] != "ok"
+                    if failed:
+                        summary.failed += 1
+                        summary.errors.append(describe_failure(record))
+                        bar.write(f"run failed: {summary.errors[-1]}")
+                    else:
+                        summary.ok += 1
+                    if on_record is not None:
+                        on_record(record)
+                    bar.update(failed)
         summary.wall_time_s = time.perf_counter() - start
         return summary
     finally:
         store.close()
 
 
-__all__ = ["BACKENDS", "SweepSummary", "execute_cell", "run_sweep", "sweep_fingerprint"]
+__all__ = ["BACKENDS", "SweepInterrupted", "SweepSummary", "execute_cell", "run_sweep", "sweep_fingerprint"]
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from noisy_expert_envs.compat import GYMNASIUM_1
+
 from baselines import run
 from baselines.learners import LEARNERS, learner_settings
 from baselines.learners.base import BATCH_SIZE, LR, UPDATES_PER_LABEL, equal_updates
@@ -70,8 +72,11 @@ def test_legacy_reproduces_the_records_from_before_the_shared_rule(cell) -> None
             eval_episodes=cell["eval_episodes"], schedule="legacy", **cell["settings"])
     assert {k: getattr(r, k) for k in cell["record"]} == cell["record"]
     params = np.concatenate([p.detach().numpy().ravel() for p in r.policy.parameters()])
-    assert float(np.abs(params).sum()) == pytest.approx(cell["param_sum"], rel=1e-6)
-    assert params[:8].tolist() == pytest.approx(cell["param_first"], rel=1e-6, abs=1e-7)
+    # The weights were pinned on the 0.29.1/SB3 2.2.1 stack; on gymnasium 1.x/SB3 2.9 (make test-modern) the
+    # same records come out with weights that differ by ~1e-6 relative (measured: <= 3e-5), float drift.
+    rel, abs_ = (1e-4, 1e-5) if GYMNASIUM_1 else (1e-6, 1e-7)
+    assert float(np.abs(params).sum()) == pytest.approx(cell["param_sum"], rel=rel)
+    assert params[:8].tolist() == pytest.approx(cell["param_first"], rel=rel, abs=abs_)
 
 
 @pytest.mark.parametrize("name, setting", [("bc", "epochs"), ("bc", "min_updates"), ("opd", "updates_per_round"),

@@ -1,5 +1,7 @@
 # `make demo`: set up .venv and run the main job; `make test`: set up .venv and run the tests.
 # `make test-gym1`: the environment tests on the newest Gymnasium 1.x, SB3 and NumPy (in .venv-gym1).
+# `make test-modern` / `make demo-modern`: the whole benchmark on the newest Gymnasium 1.x, SB3 and NumPy
+# with imitation 1.0.1 (in .venv-modern; requirements-modern.txt says why imitation goes in with --no-deps).
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -9,8 +11,10 @@ EXTRAS ?= baselines,box2d,test,ray
 GYM1_VENV ?= .venv-gym1
 GYM1_BIN := $(GYM1_VENV)/bin
 GYM1_PACKAGES ?= "gymnasium>=1,<2" stable-baselines3 numpy torch==2.13.0
+MODERN_VENV ?= .venv-modern
+MODERN_BIN := $(MODERN_VENV)/bin
 
-.PHONY: install install-gym1 demo test test-slow test-gym1 bench clean
+.PHONY: install install-gym1 install-modern demo demo-modern test test-slow test-gym1 test-modern bench clean
 
 $(BIN)/.installed-$(EXTRAS): setup.cfg pyproject.toml constraints.txt
 	@echo "make install: creating $(VENV) with $(PYTHON), then installing this package with the extras [$(EXTRAS)]:"
@@ -33,6 +37,20 @@ $(GYM1_BIN)/.installed: setup.cfg pyproject.toml
 
 install-gym1: $(GYM1_BIN)/.installed
 
+# imitation and this package with --no-deps: their declared pins (gymnasium ~0.29, SB3 ~2.2.1) would
+# pull the stack back; requirements-modern.txt lists what they need instead (`pip check` reports those
+# pins, and the deps of imitation's scripts we leave out, as conflicts).
+$(MODERN_BIN)/.installed: setup.cfg pyproject.toml requirements-modern.txt
+	$(PYTHON) -m venv $(MODERN_VENV)
+	$(MODERN_BIN)/python -m pip install --quiet --upgrade "pip>=23"
+	$(MODERN_BIN)/python -m pip install --quiet --upgrade -r requirements-modern.txt
+	$(MODERN_BIN)/python -m pip install --quiet --no-deps imitation==1.0.1
+	$(MODERN_BIN)/python -m pip install --quiet --no-deps -e .
+	$(MODERN_BIN)/python -m pip list 2>/dev/null | grep -i -E '^(gymnasium|stable.baselines3|imitation|numpy|torch|box2d) '
+	touch $@
+
+install-modern: $(MODERN_BIN)/.installed
+
 demo: install
 	$(BIN)/noisy-expert-bench demo --out demo-results --jobs 2
 
@@ -46,5 +64,12 @@ test-slow: install
 test-gym1: install-gym1
 	$(GYM1_BIN)/python -m pytest
 
+# The whole default suite on the modern stack (no ray extra: its one test is skipped with the reason).
+test-modern: install-modern
+	$(MODERN_BIN)/python -m pytest
+
+demo-modern: install-modern
+	$(MODERN_BIN)/noisy-expert-bench demo --out demo-results-modern --jobs 2
+
 clean:
-	rm -rf $(VENV) $(GYM1_VENV) *.egg-info demo-results
+	rm -rf $(VENV) $(GYM1_VENV) $(MODERN_VENV) *.egg-info demo-results demo-results-modern

@@ -8,20 +8,19 @@ pay for torch, SB3 and imitation (~9 s on a cold cache).
 """
 
 from importlib import import_module
-from importlib.metadata import version as _version
-from importlib.util import find_spec
 from typing import Any
 
-# imitation 1.0.1 (the newest) supports gymnasium 0.29 and SB3 2.2 only: say so before anything
-# below fails on a newer stack with an error about some API that moved. The version is read from
-# the metadata, as noisy_expert_envs.compat.GYMNASIUM_1 does, without importing gymnasium (slow).
-if int(_version("gymnasium").split(".")[0]) >= 1 or find_spec("imitation") is None:
+from noisy_expert_envs.compat import baselines_stack_problem, installed_version
+
+# Say which stack is untested before anything below fails with an error about some API that moved.
+_PROBLEM = baselines_stack_problem(installed_version("gymnasium"), installed_version("imitation"),
+                                   installed_version("stable-baselines3"))
+if _PROBLEM is not None:
     raise ImportError(
-        "baselines needs the imitation 1.0.1 stack (gymnasium 0.29.1, stable-baselines3 2.2.1, torch; "
-        f"found gymnasium {_version('gymnasium')}"
-        + ("" if find_spec("imitation") else ", no imitation")
-        + "). Set it up from the repository root with: make install   "
-        "(creates .venv with the pinned stack of constraints.txt)"
+        "baselines needs imitation 1.0.1 on a tested stack: gymnasium 0.29.1 with stable-baselines3 2.2.1 "
+        f"(pinned), or gymnasium 1.x with stable-baselines3 >= 2.4; found {_PROBLEM}. Set it up from the "
+        "repository root with: make install   (.venv, the pinned stack of constraints.txt) or "
+        "make install-modern   (.venv-modern, requirements-modern.txt)"
     )
 
 #: Exported name -> the module that defines it.

@@ -9,13 +9,14 @@ distribution's metadata rather than from ``gymnasium.__version__``.
 from __future__ import annotations
 
 import re
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
 
-def _major_minor(text: str) -> tuple[int, int]:
+def major_minor(text: str) -> tuple[int, int]:
+    """``(major, minor)`` of a version string such as ``"2.9.2"``."""
     match = re.match(r"(\d+)\.(\d+)", text)
     if match is None:
         raise ValueError(f"cannot read a version number from {text!r}")
@@ -23,7 +24,7 @@ def _major_minor(text: str) -> tuple[int, int]:
 
 
 #: ``(major, minor)`` of the installed Gymnasium.
-GYMNASIUM_VERSION: tuple[int, int] = _major_minor(version("gymnasium"))
+GYMNASIUM_VERSION: tuple[int, int] = major_minor(version("gymnasium"))
 
 #: Gymnasium >= 1.0. Differences from 0.29 that matter here:
 #: - 1.0 removed plugin loading: the ``gymnasium.envs`` entry point in setup.cfg is read by 0.29 only,
@@ -31,7 +32,8 @@ GYMNASIUM_VERSION: tuple[int, int] = _major_minor(version("gymnasium"))
 #:   ``gym.make("noisy_expert_envs:NoisyExpert/...")``;
 #: - 1.0 renamed LunarLander-v2 to -v3 (see ``LUNAR_LANDER_ID``);
 #: - ``gym.make_vec`` resets finished sub-envs differently (see ``MAKE_VEC_RESETS_ON_NEXT_STEP``);
-#: - ``imitation`` 1.0.1 (hence ``baselines``) supports 0.29 only.
+#: - ``imitation`` 1.0.1 declares 0.29 only; ``baselines`` runs it on 1.x too (installed ``--no-deps``,
+#:   with SB3 >= 2.4: ``make install-modern``).
 GYMNASIUM_1: bool = GYMNASIUM_VERSION >= (1, 0)
 
 #: How the vector envs of ``gym.make_vec`` reset a finished sub-env. 0.29 (``gymnasium.experimental.vector``)
@@ -55,6 +57,38 @@ LUNAR_LANDER_ID: str = "LunarLander-v3" if GYMNASIUM_1 else "LunarLander-v2"
 #: What to install for Box2D tasks: the prebuilt ``box2d`` 2.3.10 wheels (Gymnasium's own
 #: ``[box2d]`` extra pins ``box2d-py`` and swig, i.e. compiles).
 BOX2D_INSTALL_HINT = 'pip install "noisy-expert-envs[box2d]"  (box2d==2.3.10 wheels + pygame; no compiler)'
+
+
+#: imitation releases ``baselines`` is tested with. 1.0.1 declares gymnasium ~0.29 and SB3 ~2.2.1,
+#: but runs on gymnasium 1.x with SB3 >= 2.4 when installed with ``--no-deps`` (requirements-modern.txt).
+TESTED_IMITATION: tuple[str, ...] = ("1.0.1",)
+#: The first stable-baselines3 that supports gymnasium 1.x.
+MIN_SB3_ON_GYMNASIUM_1: tuple[int, int] = (2, 4)
+
+
+def installed_version(distribution: str) -> str | None:
+    """The installed version of ``distribution``, or None when it is not installed (read from its
+    metadata: nothing is imported)."""
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return None
+
+
+def baselines_stack_problem(gymnasium: str, imitation: str | None, sb3: str | None) -> str | None:
+    """None when ``baselines`` is tested on these versions, else what is missing or untested, starting
+    with the Gymnasium found (``baselines`` raises ``ImportError`` with it). Tested: imitation 1.0.1 on
+    gymnasium 0.29 (the pinned stack, held by imitation's own pins) or on 1.x with SB3 >= 2.4."""
+    found = f"gymnasium {gymnasium}"
+    if imitation is None or sb3 is None:
+        return f"{found}, no imitation" if imitation is None else f"{found}, no stable-baselines3"
+    if major_minor(gymnasium) < (1, 0):
+        return None
+    if imitation not in TESTED_IMITATION:
+        return f"{found}, imitation {imitation} (tested on gymnasium 1.x: {', '.join(TESTED_IMITATION)})"
+    if major_minor(sb3) < MIN_SB3_ON_GYMNASIUM_1:
+        return f"{found}, stable-baselines3 {sb3} (gymnasium 1.x needs >= 2.4)"
+    return None
 
 
 # Gymnasium 0.29.1 with NumPy >= 2.0: ``acrobot.rk4`` allocates with ``np.float_``, which NumPy 2.0

@@ -16,7 +16,9 @@ import pytest
 from conftest import env_id_params
 
 from noisy_expert_envs import registered_ids
-from noisy_expert_envs.compat import GYMNASIUM_1, MAKE_VEC_RESETS_ON_NEXT_STEP, READS_PLUGIN_ENTRY_POINTS
+from noisy_expert_envs.compat import (
+    GYMNASIUM_1, MAKE_VEC_RESETS_ON_NEXT_STEP, READS_PLUGIN_ENTRY_POINTS, baselines_stack_problem, installed_version,
+)
 
 IDS = registered_ids()
 
@@ -47,16 +49,32 @@ def test_module_prefixed_id_and_register_envs_work_in_a_fresh_process():
     assert result.stdout.strip() == "OK"
 
 
-@pytest.mark.skipif(not GYMNASIUM_1, reason="gymnasium 0.29: baselines does not refuse its Gymnasium (its tests: test_baselines.py)")
-def test_baselines_refuses_gymnasium_1_with_the_command_that_sets_up_its_stack():
+@pytest.mark.skipif(not GYMNASIUM_1 or installed_version("imitation") is not None,
+                    reason="baselines imports here: gymnasium 0.29 (test_baselines.py) or the modern stack with imitation")
+def test_baselines_refuses_gymnasium_1_without_imitation_naming_the_commands_that_set_up_a_stack():
     cli = Path(sys.executable).parent / "noisy-expert-bench"  # installed with the package, extras or not
     assert cli.exists(), cli
     for result in (_run_fresh("import baselines"),
                    subprocess.run([str(cli), "list"], capture_output=True, text=True, timeout=120)):
         assert result.returncode != 0
         last = result.stderr.strip().splitlines()[-1]
-        assert last.startswith("ImportError: baselines needs the imitation 1.0.1 stack (gymnasium 0.29.1")
-        assert f"found gymnasium {gym.__version__}" in last and "make install" in last
+        assert last.startswith("ImportError: baselines needs imitation 1.0.1 on a tested stack: gymnasium 0.29.1")
+        assert f"found gymnasium {gym.__version__}, no imitation" in last
+        assert "make install " in last and "make install-modern " in last
+
+
+@pytest.mark.parametrize("versions, problem", [
+    (("0.29.1", "1.0.1", "2.2.1"), None),
+    (("1.4.0", "1.0.1", "2.9.2"), None),
+    (("1.0.0", "1.0.1", "2.4.0"), None),
+    (("1.4.0", None, "2.9.2"), "gymnasium 1.4.0, no imitation"),
+    (("0.29.1", None, "2.2.1"), "gymnasium 0.29.1, no imitation"),
+    (("1.4.0", "1.0.1", None), "gymnasium 1.4.0, no stable-baselines3"),
+    (("1.4.0", "1.1.0", "2.9.2"), "gymnasium 1.4.0, imitation 1.1.0 (tested on gymnasium 1.x: 1.0.1)"),
+    (("1.0.0", "1.0.1", "2.3.2"), "gymnasium 1.0.0, stable-baselines3 2.3.2 (gymnasium 1.x needs >= 2.4)"),
+])
+def test_baselines_stack_problem_names_what_is_missing_or_untested(versions, problem):
+    assert baselines_stack_problem(*versions) == problem
 
 
 def _step_one_by_one(env_id: str, seed: int, n_envs: int, actions: np.ndarray) -> tuple[list, list]:

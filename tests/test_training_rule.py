@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+
 from baselines import run
 from baselines.learners import LEARNERS, learner_settings
 from baselines.learners.base import BATCH_SIZE, LR, UPDATES_PER_LABEL, equal_updates
@@ -70,9 +71,10 @@ def test_legacy_reproduces_the_records_from_before_the_shared_rule(cell) -> None
             eval_episodes=cell["eval_episodes"], schedule="legacy", **cell["settings"])
     assert {k: getattr(r, k) for k in cell["record"]} == cell["record"]
     params = np.concatenate([p.detach().numpy().ravel() for p in r.policy.parameters()])
-    # Records match exactly; weights to float noise (torch's CPU kernels differ by instruction set).
+    # Records match exactly; weights to float noise: torch's CPU kernels differ by instruction set, and
+    # gymnasium 1.x/SB3 2.9 (make test-modern) give the same records with weights ~1e-6 relative apart.
     assert float(np.abs(params).sum()) == pytest.approx(cell["param_sum"], rel=1e-4)
-    assert params[:8].tolist() == pytest.approx(cell["param_first"], rel=1e-4, abs=1e-6)
+    assert params[:8].tolist() == pytest.approx(cell["param_first"], rel=1e-4, abs=1e-5)
 
 
 @pytest.mark.parametrize("name, setting", [("bc", "epochs"), ("bc", "min_updates"), ("opd", "updates_per_round"),

@@ -42,7 +42,7 @@ def test_every_learner_has_the_same_train_signature_and_a_frozen_settings(name: 
 
 @pytest.fixture
 def clean_dagger():
-    namespace = runpy.run_path(str(EXAMPLE))  # the README's example registers "clean_dagger"
+    namespace = runpy.run_path(str(EXAMPLE))  # the example of docs/learners.md registers "clean_dagger"
     yield namespace["CleanDAgger"]
     LEARNERS.pop("clean_dagger", None)
 
@@ -150,16 +150,16 @@ def test_training_and_evaluation_seeds_never_meet() -> None:
         RunSeeds(-1)
 
 
-def test_the_readme_settings_table_is_the_schema() -> None:
+def test_the_docs_settings_table_is_the_schema() -> None:
     from baselines.learners import settings_table
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    block = readme.split("keeps it in sync -->\n", 1)[1].split("\n<!-- end of settings table -->", 1)[0]
+    page = (Path(__file__).resolve().parents[1] / "docs" / "learners.md").read_text()
+    block = page.split("keeps it in sync -->\n", 1)[1].split("\n<!-- end of settings table -->", 1)[0]
     assert block == settings_table()
 
 
-def test_the_readme_example_learner_is_the_shipped_one() -> None:
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+def test_the_docs_example_learner_is_the_shipped_one() -> None:
+    page = (Path(__file__).resolve().parents[1] / "docs" / "learners.md").read_text()
     example = EXAMPLE.read_text()
     body = example[example.index("class CleanDAgger:"):example.index("\n\nregister_learner")]
-    assert body in readme
+    assert body in page

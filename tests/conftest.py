@@ -36,14 +36,16 @@ def env_id_params(ids: list[str]) -> list:
             for i in ids]
 
 
+#: Why tests needing ``baselines`` are skipped where imitation is missing (``make test-gym1``).
+BASELINES_STACK_MISSING = "needs the baselines stack (imitation 1.0.1 on gymnasium 0.29.1; `make test`), not installed here"
+BASELINES_STACK_INSTALLED = find_spec("imitation") is not None
+
+
 def require_baselines_stack() -> None:
     """Skip the calling test module, with the reason, when imitation is not installed: the gymnasium
     1.x job (``make test-gym1``) has no imitation, which supports gymnasium 0.29 only. On the pinned
     stack imitation is there, so a broken ``baselines`` import still fails the module loudly."""
-    pytest.importorskip(
-        "imitation",
-        reason="needs the baselines stack (imitation 1.0.1 on gymnasium 0.29.1; `make test`), not installed here",
-    )
+    pytest.importorskip("imitation", reason=BASELINES_STACK_MISSING)
 
 
 def cartpole_heuristic(obs: np.ndarray) -> np.ndarray:

@@ -3,6 +3,9 @@
 import json
 
 import pytest
+from conftest import require_baselines_stack
+
+require_baselines_stack()  # before the stack's imports (imitation, scipy, yaml, ...)
 
 from baselines.analysis.first_state import analytic_first_state
 from baselines.sweep.cells import BudgetCell, Cell, ThresholdCell, cell_key

@@ -195,7 +195,7 @@ def bad_expert_errors() -> list[Any]:
 def _differences(before: Any, after: Any) -> tuple[int, list[Any]]:
     """Leaves of two records that differ: the number differing in value only (same type, dtype and
     shape) and the other differences (types, dtypes, shapes, counters, errors, structure)."""
-    if before == after:
+    if _same(before, after):
         return 0, []
     if _is_array_record(before) and _is_array_record(after) and before[:3] == after[:3]:
         return 1, []
@@ -207,6 +207,12 @@ def _differences(before: Any, after: Any) -> tuple[int, list[Any]]:
     else:
         return 0, [(before, after)]
     return sum(n for n, _ in parts), [o for _, other in parts for o in other]
+
+
+def _same(before: Any, after: Any) -> bool:
+    """Equal records; by ``repr`` so that a NaN recorded as an input (e.g. the bad observation
+    value) equals itself, which ``==`` says it does not."""
+    return repr(before) == repr(after)
 
 
 def _is_array_record(x: Any) -> bool:
@@ -301,7 +307,7 @@ def main() -> None:
         with open(args.compare, "rb") as f:
             before = pickle.load(f)
         shared = sorted(set(before) & set(record))
-        differ = [k for k in shared if before[k] != record[k]]
+        differ = [k for k in shared if not _same(before[k], record[k])]
         only = sorted(set(before) ^ set(record))
         print(f"\ncompared {len(shared)} entries: {len(differ)} differ; not in both: {only}")
         for key in differ:

@@ -88,3 +88,34 @@ def test_first_state_p_from_the_noise_model_alone(noise, epsilon, p):
     agreement, margin = analytic_first_state({"noise": noise, "epsilon": epsilon, "n_actions": 4, "horizon": 5})
     assert agreement == pytest.approx(p)
     assert analytic_first_state({"noise": "teacher", "epsilon": 0.1}) is None  # needs the expert's logits
+
+
+def test_a_learner_setting_is_validated_once_on_the_way_from_a_config_to_train(tmp_path, monkeypatch):
+    from baselines.learners.base import SettingsBase
+    from baselines.sweep.runner import run_sweep
+
+    checks = []
+    original = SettingsBase.__post_init__
+
+    def counted(self):
+        checks.append(type(self).__name__)
+        original(self)
+
+    monkeypatch.setattr(SettingsBase, "__post_init__", counted)
+    config = parse_config({"name": "once", "envs": [{"id": LOCK, "kwargs": {"horizon": 2}}], "seeds": 2,
+                           "budgets": [8, 16], "eval_episodes": 1,
+                           "algorithms": [{"name": "bc", "lr": 0.01}, {"name": "opd", "label": "opd"}]})
+    assert len(checks) == 2  # the config's one check per algorithm entry
+    summary = run_sweep(config, tmp_path / "out", jobs=1, progress=False)
+    assert (summary.ok, summary.failed) == (8, 0)
+    assert len(checks) == 2, checks  # the cells ran the checked settings: no second check in the runs
+    records = read_records(tmp_path / "out" / "results.jsonl").records
+    assert {r["cell"]["settings"].get("lr") for r in records if r["cell"]["algo"] == "bc"} == {0.01}
+    assert all(r["settings"]["lr"] == 0.01 for r in records if r["cell"]["algo"] == "bc")
+
+
+def test_a_cell_read_back_without_its_spec_is_checked_when_executed():
+    cell = Cell.from_dict({**BUDGET, "settings": {"lr": -1.0}})
+    assert cell.spec is None and "spec" not in dict(cell)
+    with pytest.raises(ValueError, match="lr"):
+        cell.execute()

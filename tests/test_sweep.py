@@ -134,21 +134,21 @@ def test_tiny_sweep_records_resume_and_config_guard(tmp_path):
 def test_a_failing_run_is_recorded_and_retried_on_resume(tmp_path, monkeypatch):
     import baselines.core.run as experiment
 
-    real_train = experiment.train  # the sweep trains with train() and evaluates with evaluate()
+    real_train = experiment.train_spec  # the sweep trains the config's checked RunSpec, then evaluate()s
 
-    def flaky(algo, env_id, **kwargs):
-        if kwargs["seed"] == 1:
+    def flaky(spec, on_round=None):
+        if spec.seed == 1:
             raise RuntimeError("injected failure")
-        return real_train(algo, env_id, **kwargs)
+        return real_train(spec, on_round)
 
-    monkeypatch.setattr(experiment, "train", flaky)
+    monkeypatch.setattr(experiment, "train_spec", flaky)
     config = parse_config(TINY)
     summary = run_sweep(config, tmp_path, jobs=1, progress=False)
     assert (summary.ok, summary.failed) == (4, 4)
     errors = [r for r in read_records(tmp_path / "results.jsonl").records if r["status"] == "error"]
     assert len(errors) == 4 and "injected failure" in errors[0]["error"] and "Traceback" in errors[0]["traceback"]
 
-    monkeypatch.setattr(experiment, "train", real_train)
+    monkeypatch.setattr(experiment, "train_spec", real_train)
     resumed = run_sweep(config, tmp_path, jobs=1, progress=False)
     assert (resumed.skipped, resumed.ok, resumed.failed) == (4, 4, 0)
     stored = read_records(tmp_path / "results.jsonl")

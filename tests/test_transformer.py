@@ -282,8 +282,8 @@ def test_greedy_and_sampled_decoding_cells_share_one_training(tmp_path, monkeypa
     from baselines.sweep import runner
 
     trainings = []
-    train = core_run.train
-    monkeypatch.setattr(core_run, "train", lambda *a, **k: trainings.append(a) or train(*a, **k))
+    train = core_run.train_spec  # what the sweep trains a config's cell with
+    monkeypatch.setattr(core_run, "train_spec", lambda *a, **k: trainings.append(a) or train(*a, **k))
     monkeypatch.setattr(runner, "_TRAINED", type(runner._TRAINED)())
     raw = {"envs": [{"id": TOKENS, "kwargs": CHAIN}], "budgets": [24, 32], "seeds": 2, "eval_episodes": 6,
            "algorithms": [{"name": "opd", "label": "greedy"},

@@ -19,7 +19,7 @@ import json
 import math
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 _NUMBER = (int, float)
@@ -63,6 +63,10 @@ class Cell(Mapping):
     deterministic_eval: bool
     policy_kwargs: dict[str, Any] | None
     policy: str | None = None
+    #: The run's arguments as the config checked them (a :class:`baselines.core.run.RunSpec` at the cell's
+    #: budget): executed as they are, so a setting is validated once, where the config entered. Not part
+    #: of the mapping or the key; a cell read back from a record has none and is checked on execution.
+    spec: Any = field(default=None, repr=False, compare=False)
 
     #: The ``ok`` record's kind-specific fields with their types (beyond schema, cell_key, cell, status).
     RECORD_FIELDS: ClassVar[dict[str, tuple[type, ...]]] = {}
@@ -74,7 +78,7 @@ class Cell(Mapping):
     # -- the mapping (exactly the keys of the cell's dict) ---------------------------------------
 
     def as_dict(self) -> dict[str, Any]:
-        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "spec"}
         if out["policy"] is None:
             del out["policy"]
         return out
@@ -147,7 +151,7 @@ class Cell(Mapping):
         store's :meth:`check_cell`).
         """
         kind: type[Cell] = ThresholdCell if cell.get("measure") == ThresholdCell.measure else BudgetCell
-        names = {f.name for f in fields(kind)} - {"measure"}
+        names = {f.name for f in fields(kind)} - {"measure", "spec"}
         given = set(cell) - {"measure"} if kind is ThresholdCell else set(cell)
         missing = sorted(names - given - {"policy"})
         unknown = sorted(given - names)
@@ -243,12 +247,15 @@ class ThresholdCell(Cell):
         return f"max_budget={self.max_budget}"
 
     def execute(self) -> dict[str, Any]:
-        from baselines.sweep.threshold import labels_to_target
+        from baselines.sweep.threshold import labels_to_target, search
 
         start = time.perf_counter()
-        t = labels_to_target(self.algo, self.env_id, target=self.target, max_budget=self.max_budget,
-                             resolution=self.resolution, seed=self.seed, eval_episodes=self.eval_episodes,
-                             deterministic_eval=self.deterministic_eval, **self.run_arguments())
+        if self.spec is not None:
+            t = search(self.spec, self.target, self.resolution)
+        else:
+            t = labels_to_target(self.algo, self.env_id, target=self.target, max_budget=self.max_budget,
+                                 resolution=self.resolution, seed=self.seed, eval_episodes=self.eval_episodes,
+                                 deterministic_eval=self.deterministic_eval, **self.run_arguments())
         return {"algo": self.algo, "env_id": self.env_id, "env_kwargs": self.env_kwargs, "seed": self.seed,
                 "labels_to_target": t.labels, "bracket": list(t.bracket), "runs": t.runs,
                 "wall_time_s": time.perf_counter() - start, **self.first_state()}

@@ -292,6 +292,15 @@ def _check_env_builds(where: str, env_id: str, kwargs: dict[str, Any], algos: li
             _fail(ValueError, f"algorithms[{index[label]}]", f"(label {label!r}) {err}")
 
 
+def _run_spec(common: dict[str, Any], budget: int, settings: Any) -> Any:
+    """The cell's run as a :class:`RunSpec` built from what this config has checked (the learner's
+    ``settings`` object included): workers execute it as it is, without checking it again."""
+    from baselines.core.run import RunSpec
+
+    return RunSpec(common["algo"], common["env_id"], budget, common["seed"], settings, dict(common["env_kwargs"]),
+                   common["policy"], common["policy_kwargs"], common["eval_episodes"], common["deterministic_eval"])
+
+
 def parse_config(raw: Any, *, check_envs: bool = True) -> SweepConfig:
     """Validate a configuration mapping and expand it into cells.
 
@@ -360,18 +369,20 @@ def parse_config(raw: Any, *, check_envs: bool = True) -> SweepConfig:
                 _check_env_builds(f"envs[{env_index}]", env_id, kwargs, env_algos,
                                   [min(b) for b in cell_budgets], env_policies,
                                   {label: i for i, (_, label, *_) in enumerate(algos)})
-            for (name, label, settings, *_), algo_common, budgets in zip(env_algos, env_chosen, cell_budgets):
+            for (name, label, settings, *_, checked), algo_common, budgets in zip(env_algos, env_chosen,
+                                                                                  cell_budgets):
                 for budget in budgets:
                     for seed in seeds:
                         common = dict(env_id=env_id, env_kwargs=dict(kwargs), algo=name, label=label,
                                       settings=dict(settings), seed=seed, eval_episodes=int(eval_episodes),
                                       deterministic_eval=algo_common["deterministic_eval"],
                                       policy_kwargs=algo_common["policy_kwargs"], policy=algo_common["policy"])
+                        spec = _run_spec(common, budget, checked)
                         if measure == "threshold":
                             cells.append(ThresholdCell(**common, max_budget=budget, target=float(target),
-                                                       resolution=float(resolution)))
+                                                       resolution=float(resolution), spec=spec))
                         else:
-                            cells.append(BudgetCell(**common, budget=budget))
+                            cells.append(BudgetCell(**common, budget=budget, spec=spec))
     keys = [cell_key(c) for c in cells]
     if len(set(keys)) != len(keys):
         _fail(ValueError, "envs", "the grid holds the same cell twice (repeated env entries or kwargs?)")

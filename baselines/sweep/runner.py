@@ -62,11 +62,13 @@ TRAINED_CACHE_SIZE = 64
 
 def trained_for(cell: BudgetCell) -> Any:
     """The training of a budget cell: reused from this process when one matches, else ``train``ed."""
-    from baselines.core.run import train
+    from baselines.core.run import train, train_spec
 
     key = cell.training_key()
     trained = _TRAINED.pop(key, None)
-    if trained is None:
+    if trained is None and cell.spec is not None:  # checked where the config entered
+        trained = train_spec(cell.spec)
+    elif trained is None:
         trained = train(cell.algo, cell.env_id, budget=cell.budget, seed=cell.seed, **cell.run_arguments())
     _TRAINED[key] = trained
     while len(_TRAINED) > TRAINED_CACHE_SIZE:

@@ -87,7 +87,14 @@ def labels_to_target(
     spec = RunSpec.check(algo, env_id, budget=max_budget, seed=seed, env_kwargs=env_kwargs, policy=policy,
                          policy_kwargs=policy_kwargs, eval_episodes=eval_episodes,
                          deterministic_eval=deterministic_eval, **settings)
-    task = Task(env_id, dict(spec.env_kwargs))
+    return search(spec, float(target), float(resolution), int(start))
+
+
+def search(spec: RunSpec, target: float, resolution: float, start: int = 16) -> Threshold:
+    """:func:`labels_to_target` of a checked :class:`RunSpec` whose ``budget`` is the search's cap
+    (``max_budget``); ``target``, ``resolution`` and ``start`` are checked by the caller."""
+    algo, max_budget = spec.algo, spec.budget
+    task = Task(spec.env_id, dict(spec.env_kwargs))
     runs = 0
 
     def reached(budget: int) -> bool:

@@ -106,3 +106,37 @@ def test_torn_last_line_is_ignored_with_a_note(tmp_path):
 def test_no_results_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="results.jsonl not found"):
         make_report(tmp_path)
+
+
+def _no_env_builds(monkeypatch):
+    import gymnasium
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"a report built an env: gym.make{args}")
+
+    monkeypatch.setattr(gymnasium, "make", refuse)
+    monkeypatch.setattr("baselines.core.task.gym.make", refuse)
+
+
+@pytest.mark.parametrize("recorded", [True, False])
+def test_a_report_is_a_function_of_its_records_and_builds_no_env(tmp_path, monkeypatch, recorded):
+    import json
+    import shutil
+    from pathlib import Path
+
+    # CartPole's p is not analytic (its action count is not in the env kwargs): only its records know it
+    store = tmp_path / "training_rule"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "docs" / "results" / "training_rule", store)
+    records = [json.loads(line) for line in (store / "results.jsonl").read_text().splitlines()]
+    cartpole = [r for r in records if r["cell"]["env_id"] == "NoisyExpert/CartPole-v1"]
+    assert cartpole and all(r["first_state_agreement"] == 0.9 for r in cartpole)
+    if not recorded:  # records written before p was recorded
+        for r in records:
+            r.pop("first_state_agreement", None), r.pop("first_state_margin", None)
+        (store / "results.jsonl").write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in records))
+    _no_env_builds(monkeypatch)
+    markdown = make_report(store, plots=True).markdown
+    section = markdown[markdown.index("### NoisyExpert/CartPole-v1"):markdown.index("### NoisyExpert/CombinationLock")]
+    growth = section[section.index("| algorithm | horizons | seeds | rate r"):]  # the growth table's columns
+    row = next(line for line in growth.splitlines() if line.startswith("| bc-equal |"))
+    assert row.split("|")[5].strip() == ("0.105" if recorded else "-")  # log(1/0.9), or unknown

@@ -6,8 +6,8 @@ action probabilities do not depend on the state (``none``, ``uniform``, ``fixed_
 number of actions in the env kwargs (``n_actions``), both follow from the model alone, computed by
 the model's own ``agreement``/``mode_margin`` on a placeholder state (no env is built). Otherwise
 (e.g. ``teacher``, whose probabilities come from the expert's logits, or CartPole, whose action
-count is not in its kwargs) they are measured on a built env with
-:func:`baselines.diagnose.depth0_stats`, as reports did before: only for such old records.
+count is not in its kwargs) they are unknown for such old records, and a report says so (the
+committed stores under ``docs/results`` were back-filled with what the runs now record).
 """
 
 from __future__ import annotations
@@ -34,17 +34,12 @@ def analytic_first_state(env_kwargs: dict[str, Any]) -> tuple[float, float] | No
     return float(model.agreement(obs, clean)[0]), float(model.mode_margin(obs, clean)[0])
 
 
-def first_state_stats(env_id: str, env_kwargs: dict[str, Any]) -> tuple[float, float] | None:
-    """(agreement, mode margin) at the first state of ``env_id`` with ``env_kwargs``; ``None`` for Box actions.
-
-    Analytic where :func:`analytic_first_state` can; else measured on a built env (old records only).
-    """
-    stats = analytic_first_state(env_kwargs)
-    if stats is not None:
-        return stats
-    from baselines.diagnose import depth0_stats
-
-    return depth0_stats(env_id, env_kwargs)
+def first_state_stats(env_kwargs: dict[str, Any],
+                      recorded: tuple[float, float] | None = None) -> tuple[float, float] | None:
+    """(agreement, mode margin) at the first state: as ``recorded`` by the runs, else from the noise
+    model alone (:func:`analytic_first_state`); ``None`` when neither knows (no env is built: a
+    report is a function of its records)."""
+    return recorded if recorded is not None else analytic_first_state(env_kwargs)
 
 
 __all__ = ["STATE_FREE_NOISE", "analytic_first_state", "first_state_stats"]

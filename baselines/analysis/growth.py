@@ -165,9 +165,9 @@ def first_state_agreement(cell: GrowthCell) -> float | None:
     """``p`` of ``cell``'s noisy expert at the first state (at its smallest horizon); ``None`` if unknown.
 
     From the records (written since they carry it), else from the noise model
-    (:func:`baselines.analysis.first_state.first_state_stats`).
+    (:func:`baselines.analysis.first_state.analytic_first_state`).
     """
-    from baselines.analysis.first_state import first_state_stats
+    from baselines.analysis.first_state import analytic_first_state
 
     smallest = cell.horizons[0]
     if smallest in cell.recorded_p:
@@ -175,7 +175,7 @@ def first_state_agreement(cell: GrowthCell) -> float | None:
     kwargs = dict(cell.env_kwargs)
     if cell.horizon_key is not None:
         kwargs[cell.horizon_key] = _number(smallest)
-    stats = first_state_stats(cell.env_id, kwargs)
+    stats = analytic_first_state(kwargs)
     return None if stats is None else stats[0]
 
 

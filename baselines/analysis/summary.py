@@ -50,6 +50,8 @@ class Row:
     norm_return: Stat
     labels_used: float
     wall_time_s: float
+    #: (agreement p, mode margin) at the first state as the records carry them (``None``: not recorded).
+    first_state: tuple[float, float] | None = None
 
 
 def kwargs_key(kwargs: dict[str, Any]) -> str:
@@ -73,9 +75,20 @@ def build_rows(records: list[dict[str, Any]]) -> list[Row]:
             norm_return=mean_ci([r["normalized_return"] for r in rs]),
             labels_used=float(np.mean([r["labels_used"] for r in rs])),
             wall_time_s=float(np.mean([r["wall_time_s"] for r in rs])),
+            first_state=recorded_first_state(rs),
         ))
     rows.sort(key=lambda r: (r.env_id, sorted(r.env_kwargs.items(), key=str), r.label, r.budget))
     return rows
+
+
+def recorded_first_state(records: list[dict[str, Any]]) -> tuple[float, float] | None:
+    """The first state's (agreement, margin) that the records of one task carry, if they all do."""
+    from baselines.sweep.cells import FIRST_STATE_FIELDS
+
+    values = {tuple(r.get(f) for f in FIRST_STATE_FIELDS) for r in records}
+    if len(values) != 1 or None in next(iter(values)):
+        return None
+    return next(iter(values))  # type: ignore[return-value]
 
 
 def varying_kwargs(rows: list[Row]) -> tuple[dict[str, Any], list[str]]:

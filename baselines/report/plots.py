@@ -162,7 +162,9 @@ def plot_labels_to_target(rows: list[Row], env_id: str, target: float, out: Path
                             label=f"{label}{suffix}: not reached ≤ {cap} labels")
         other_kwargs = json.loads(other)
         hs = np.array(sorted(horizons_all), dtype=float)
-        stats = first_state_stats(env_id, {**other_kwargs, hkey: int(hs[0])})
+        first_kwargs = {**other_kwargs, hkey: int(hs[0])}
+        recorded = next((r.first_state for r in env_rows if r.env_kwargs == first_kwargs and r.first_state), None)
+        stats = first_state_stats(first_kwargs, recorded)
         if stats is not None and 0 < stats[0] < 1:
             p, margin = stats
             ax.plot(hs, [offline_labels(p, h) for h in hs], "k--", lw=1,

@@ -52,6 +52,8 @@ def _threshold_record(labels, bracket):
     (_budget_record(budget=20), "budget 20 is not its cell's budget 10"),
     (_budget_record(normalized_return=float("nan")), "normalized_return nan is not a finite number"),
     (_budget_record(seed=3), "seed 3 is not its cell's 0"),
+    (_budget_record(clean_labels_used=11), r"clean_labels_used 11 is not an integer within \[0, labels_used 10\]"),
+    (_budget_record(clean_labels_used=2.5), r"clean_labels_used 2.5 is not an integer within"),
     (_threshold_record(10**9, [10**9 - 1, 10**9]), "labels_to_target 1000000000 is above its cell's max_budget 100"),
     (_threshold_record(64, [16, 64]), r"bracket \[16, 64\] is wider than its cell's resolution"),
     (_threshold_record(None, [500, None]), r"bracket \[500, None\]: not reached within lo 500, above max_budget 100"),
@@ -70,7 +72,8 @@ def test_good_records_pass():
     def stamped(record):
         return {**record, "config_fingerprint": FINGERPRINT}
 
-    assert record_problem(stamped(_budget_record())) is None
+    assert record_problem(stamped(_budget_record())) is None  # no clean_labels_used: written before it was counted
+    assert record_problem(stamped(_budget_record(clean_labels_used=10))) is None
     assert record_problem(stamped(_threshold_record(11, [10, 11]))) is None  # hi == lo + 1: nothing between
     assert record_problem(stamped(_threshold_record(None, [100, None]))) is None
 

@@ -8,8 +8,9 @@ written with, and a record's ``cell`` is :meth:`Cell.as_dict`.
 
 :meth:`Cell.check_record` is the read-side check of an ``ok`` record against its cell: types, and
 every number within the cell's bounds (``0 <= success_rate <= 1``, ``labels_used <= budget``,
-``labels_to_target <= max_budget``, a bracket consistent with ``resolution``, identity fields equal
-to the cell's), so an impossible record is refused, never summarised or counted as done.
+``clean_labels_used <= labels_used`` where recorded, ``labels_to_target <= max_budget``, a bracket
+consistent with ``resolution``, identity fields equal to the cell's), so an impossible record is
+refused, never summarised or counted as done.
 """
 
 from __future__ import annotations
@@ -210,6 +211,9 @@ class BudgetCell(Cell):
             return f"success_rate {record['success_rate']!r} is not in [0, 1]"
         if not 0 <= record["labels_used"] <= self.budget:
             return f"labels_used {record['labels_used']!r} is not within [0, budget {self.budget}]"
+        clean = record.get("clean_labels_used")  # optional: records from before it was counted have none
+        if clean is not None and not (_typed(clean, (int,)) and 0 <= clean <= record["labels_used"]):
+            return f"clean_labels_used {clean!r} is not an integer within [0, labels_used {record['labels_used']!r}]"
         if record["wall_time_s"] < 0:
             return f"wall_time_s {record['wall_time_s']!r} is negative"
         return None

@@ -18,7 +18,7 @@ import yaml
 from baselines import LEARNERS, Accounting, BudgetExceeded, labels_to_target, run
 from baselines.cli import main
 from baselines.sweep.config import load_config, parse_config
-from baselines.learners import register_learner
+from baselines.learners import BUILTIN_LEARNERS, register_learner
 from baselines.core.seeds import RunSeeds, is_evaluation_seed, is_training_seed
 from baselines.sweep.store import read_records
 from baselines.sweep.runner import run_sweep
@@ -81,7 +81,7 @@ def test_register_learner_refuses_a_wrong_shape(clean_dagger) -> None:
 
     with pytest.raises(TypeError, match="needs train"):
         register_learner("wrongtrain", WrongTrain())
-    with pytest.raises(ValueError, match="already registered"):
+    with pytest.raises(ValueError, match="'opd' is a built-in"):
         register_learner("opd", LEARNERS["opd"])
 
 
@@ -187,6 +187,25 @@ def test_clean_expert_labels_are_recorded_as_such(clean_dagger):
     assert (_run("bc").clean_labels_used, _run("bc_clean").clean_labels_used) == (0, 10)
     r = _run("clean_dagger", budget=30)  # the docs' learner labels with oracle.clean
     assert r.labels_used == r.to_record()["clean_labels_used"] == 30
+
+
+def test_learner_names_are_case_insensitive_and_built_ins_cannot_be_replaced(register):
+    before = dict(LEARNERS)
+    for name in ("opd", "BC", "Dagger"):
+        with pytest.raises(ValueError, match=r"built-ins \['bc', 'bc_clean', 'sft_logits', 'dagger', 'opd'\] "
+                                             "cannot be replaced"):
+            register_learner(name, Asker(lambda budget: 1), replace=True)
+    with pytest.raises(ValueError, match="'BC' is taken by the built-in 'bc' \\(names are case-insensitive\\)"):
+        register_learner("BC", Asker(lambda budget: 1))
+    assert LEARNERS == before and BUILTIN_LEARNERS == tuple(before)
+    first, second = Asker(lambda budget: 1), Asker(lambda budget: 2)
+    register("mine", first)
+    with pytest.raises(ValueError, match="'Mine' is taken by the registered 'mine' \\(names are case-insensitive\\)"):
+        register_learner("Mine", second, replace=True)
+    with pytest.raises(ValueError, match="'mine' is already registered; pass replace=True"):
+        register_learner("mine", second)
+    register("mine", second, replace=True)  # a user learner may be replaced under its own name
+    assert LEARNERS["mine"] is second and "Mine" not in LEARNERS
 
 
 def test_on_round_sees_the_accounting_and_stops_training() -> None:

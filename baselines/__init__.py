@@ -25,7 +25,8 @@ if _PROBLEM is not None:
 
 #: Exported name -> the module that defines it.
 _EXPORTS = {
-    "RunResult": "baselines.core.result", "run": "baselines.core.run", "Task": "baselines.core.task",
+    "BudgetExceeded": "noisy_expert_envs.oracle", "RunResult": "baselines.core.result", "run": "baselines.core.run",
+    "Task": "baselines.core.task",
     "LEARNERS": "baselines.learners", "Accounting": "baselines.learners", "OraclePolicy": "baselines.learners",
     "register_learner": "baselines.learners", "DISTRIBUTION_LOSSES": "baselines.learners.losses",
     "LOSSES": "baselines.learners.losses", "Threshold": "baselines.sweep.threshold",

@@ -87,7 +87,7 @@ class SingleLabeler:
         else:
             action = self._checked_index(obs, answer)
         if not noisy:
-            self._oracle.clean_queries += 1
+            self._oracle._count(1, clean=True)
             return self._labels[action]
         noise = self._noise
         if type(noise) is UniformNoise:
@@ -100,7 +100,7 @@ class SingleLabeler:
         elif type(noise) is not NoNoise:
             prefs = self._oracle._preferences(obs[None]) if noise.needs_preferences else None
             action = int(noise.sample(obs[None], np.array([action], dtype=np.int64), self._rng, prefs)[0])
-        self._oracle.queries += 1
+        self._oracle._count(1)
         return self._labels[action]
 
     def sync(self) -> None:

@@ -23,14 +23,60 @@ def oracle_seed(env_seed: int) -> np.random.SeedSequence:
     return np.random.SeedSequence([int(env_seed), _ORACLE_SEED_SALT])
 
 
+class BudgetExceeded(RuntimeError):
+    """A query past a :class:`LabelMeter`'s budget: ``counted`` labels answered so far, ``asked`` more."""
+
+    def __init__(self, budget: int, counted: int, asked: int) -> None:
+        super().__init__(budget, counted, asked)  # the args pickle (errors travel back from sweep workers)
+        self.budget, self.counted, self.asked = budget, counted, asked
+
+    def __str__(self) -> str:
+        return (f"label budget exceeded: {self.counted} labels counted + {self.asked} asked > "
+                f"budget {self.budget}")
+
+
+class LabelMeter:
+    """The labels answered by every oracle attached to it (:meth:`NoisyOracle.attach`): ``labels`` in
+    all, ``clean_labels`` of them from the clean expert, at most ``budget``.
+
+    A query that would pass the budget raises :class:`BudgetExceeded` before it is counted or
+    answered, and stays in ``exceeded`` (so a caller that catches it can still be failed). Once
+    closed (:meth:`close`) the meter counts nothing (queries after training are not its cost).
+    """
+
+    def __init__(self, budget: int | None = None) -> None:
+        self.budget = budget
+        self.labels = 0
+        self.clean_labels = 0
+        self.exceeded: BudgetExceeded | None = None
+        self.closed = False
+
+    def charge(self, n: int, clean: bool) -> None:
+        """Count ``n`` labels (``clean``: the clean expert's); ``BudgetExceeded`` past the budget."""
+        if self.closed:
+            return
+        if self.budget is not None and self.labels + n > self.budget:
+            self.exceeded = BudgetExceeded(self.budget, self.labels, n)
+            raise self.exceeded
+        self.labels += n
+        if clean:
+            self.clean_labels += n
+
+    def close(self) -> None:
+        """Stop counting (the run's training is over)."""
+        self.closed = True
+
+
 class NoisyOracle:
     """A clean expert corrupted by a noise model, queryable at any batch of observations.
 
     Every call of :meth:`probs`, :meth:`distribution` or :meth:`sample` costs one query per
     observation (``queries``); :meth:`clean` is privileged access to the clean expert, counted
-    separately (``clean_queries``). A single observation (shape of the observation space) gives an
-    unbatched answer; an empty batch gives an empty answer. Picklable, so it travels to
-    ``SubprocVecEnv`` workers.
+    separately (``clean_queries``). An oracle attached to a :class:`LabelMeter` (:meth:`attach`)
+    also counts every answer there, and refuses one past the meter's budget. A single observation
+    (shape of the observation space) gives an unbatched answer; an empty batch gives an empty
+    answer. Picklable, so it travels to ``SubprocVecEnv`` workers (a copy there counts into a copy
+    of its meter).
 
     Observations must lie in the observation space (finite, within bounds; integral for discrete
     spaces): otherwise ``ValueError`` names the first bad row. Supported observation spaces: Box,
@@ -77,6 +123,8 @@ class NoisyOracle:
         self.rng = np.random.default_rng(seed)
         self.queries = 0
         self.clean_queries = 0
+        self._meter: LabelMeter | None = None
+        self._meter_clean = False
         self._obs_shape = tuple(observation_space.shape or ())
         self._one = SingleLabeler(self) if self.discrete else None
         # The shape of an array that ``_one`` answers directly (None: no such path for Box actions).
@@ -129,6 +177,11 @@ class NoisyOracle:
         """Re-seed the sampling RNG (the wrapper does this from the episode seed)."""
         self.rng = np.random.default_rng(seed)
 
+    def attach(self, meter: LabelMeter | None, *, clean: bool = False) -> None:
+        """Count every answer into ``meter`` too (``None``: detach); with ``clean`` every answer is a
+        clean-expert label (an oracle whose noise is ``none`` standing for the clean expert)."""
+        self._meter, self._meter_clean = meter, clean
+
     def reset_episode(self) -> None:
         """Clear per-episode noise memory (``sticky``)."""
         self.noise.reset()
@@ -141,7 +194,7 @@ class NoisyOracle:
         if single and self._one is not None:
             return self._one.label(batch[0], noisy=False)
         actions = self._clean_actions(batch)
-        self.clean_queries += len(batch)
+        self._count(len(batch), clean=True)
         return self._unbatch(self._to_space(actions), single)
 
     def probs(self, obs: np.ndarray) -> np.ndarray:
@@ -150,7 +203,7 @@ class NoisyOracle:
             raise TypeError("probs() needs a Discrete action space; use distribution() for Box actions")
         batch, single = self._batch(obs)
         p = self._probs(batch, self._clean_actions(batch), self._preferences(batch))
-        self.queries += len(batch)
+        self._count(len(batch))
         return self._unbatch(p, single)
 
     def distribution(self, obs: np.ndarray) -> BoxDistribution:
@@ -159,7 +212,7 @@ class NoisyOracle:
             raise TypeError("distribution() needs a Box action space; use probs() for Discrete actions")
         batch, _ = self._batch(obs)
         dist = self.noise.distribution(batch, self._clean_actions(batch))  # type: ignore[attr-defined]
-        self.queries += len(batch)
+        self._count(len(batch))
         return dist
 
     def sample(self, obs: np.ndarray) -> np.ndarray:
@@ -195,7 +248,7 @@ class NoisyOracle:
             raise TypeError("agreement() needs a Discrete action space; use distribution() for Box actions")
         batch, _ = self._batch(obs)
         clean = self._clean_actions(batch)  # once: the expert may be costly (MountainCar simulates)
-        self.queries += len(batch)
+        self._count(len(batch))
         if not len(batch):
             return np.zeros(0)
         return self.noise.agreement(batch, clean, self._preferences(batch))  # type: ignore[attr-defined]
@@ -206,7 +259,7 @@ class NoisyOracle:
             return None
         batch, _ = self._batch(obs)
         clean = self._clean_actions(batch)
-        self.queries += len(batch)
+        self._count(len(batch))
         if not len(batch):
             return np.zeros(0)
         return self.noise.mode_margin(batch, clean, self._preferences(batch))  # type: ignore[attr-defined]
@@ -219,6 +272,16 @@ class NoisyOracle:
         return f"NoisyOracle(expert={self.expert!r}, noise={self.noise!r}, queries={self.queries})"
 
     # -- internals --------------------------------------------------------------------------------
+
+    def _count(self, n: int, clean: bool = False) -> None:
+        """Count ``n`` answers (``clean``: of the clean expert), first in the attached meter, which
+        refuses them past its budget (then nothing is counted here either)."""
+        if self._meter is not None:
+            self._meter.charge(n, clean or self._meter_clean)
+        if clean:
+            self.clean_queries += n
+        else:
+            self.queries += n
 
     def _batch(self, obs: np.ndarray) -> tuple[np.ndarray, bool]:
         """``obs`` as a checked batch, and whether it was a single observation."""
@@ -243,7 +306,7 @@ class NoisyOracle:
     def _sample_batch(self, batch: np.ndarray, clean: np.ndarray, prefs: np.ndarray | None, single: bool) -> np.ndarray:
         """Labels for a batch from the RNG itself (the batch stream), counted as queries."""
         actions = self.noise.sample(batch, clean, self.rng, prefs) if len(batch) else clean
-        self.queries += len(batch)
+        self._count(len(batch))
         return self._unbatch(self._to_space(actions), single)
 
     @staticmethod
@@ -314,4 +377,4 @@ class NoisyOracle:
         return actions
 
 
-__all__ = ["NoisyOracle", "oracle_seed"]
+__all__ = ["BudgetExceeded", "LabelMeter", "NoisyOracle", "oracle_seed"]

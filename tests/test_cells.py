@@ -40,10 +40,10 @@ def _budget_record(**changes):
     return make_record(BUDGET, cell_key(BUDGET), "ok", **{**fields, **changes})
 
 
-def _threshold_record(labels, bracket):
+def _threshold_record(labels, bracket, **changes):
     fields = {k: THRESHOLD[k] for k in ("env_id", "env_kwargs", "algo", "seed")}
     return make_record(THRESHOLD, cell_key(THRESHOLD), "ok", labels_to_target=labels, bracket=bracket, runs=3,
-                       wall_time_s=1.0, **fields)
+                       wall_time_s=1.0, **fields, **changes)
 
 
 @pytest.mark.parametrize("record, message", [
@@ -52,9 +52,13 @@ def _threshold_record(labels, bracket):
     (_budget_record(budget=20), "budget 20 is not its cell's budget 10"),
     (_budget_record(normalized_return=float("nan")), "normalized_return nan is not a finite number"),
     (_budget_record(seed=3), "seed 3 is not its cell's 0"),
+    (_budget_record(clean_labels_used=11), r"clean_labels_used 11 is not an integer within \[0, labels_used 10\]"),
+    (_budget_record(clean_labels_used=2.5), r"clean_labels_used 2.5 is not an integer within"),
     (_threshold_record(10**9, [10**9 - 1, 10**9]), "labels_to_target 1000000000 is above its cell's max_budget 100"),
     (_threshold_record(64, [16, 64]), r"bracket \[16, 64\] is wider than its cell's resolution"),
     (_threshold_record(None, [500, None]), r"bracket \[500, None\]: not reached within lo 500, above max_budget 100"),
+    (_threshold_record(11, [10, 11], clean_labels_used=12), r"clean_labels_used 12 is not an integer within "
+                                                            r"\[0, the bracket's labels 11\]"),
 ])
 def test_impossible_records_are_refused_naming_file_line_and_value(tmp_path, record, message):
     path = _write(tmp_path, [_budget_record(), record])
@@ -70,8 +74,10 @@ def test_good_records_pass():
     def stamped(record):
         return {**record, "config_fingerprint": FINGERPRINT}
 
-    assert record_problem(stamped(_budget_record())) is None
+    assert record_problem(stamped(_budget_record())) is None  # no clean_labels_used: written before it was counted
+    assert record_problem(stamped(_budget_record(clean_labels_used=10))) is None
     assert record_problem(stamped(_threshold_record(11, [10, 11]))) is None  # hi == lo + 1: nothing between
+    assert record_problem(stamped(_threshold_record(11, [10, 11], clean_labels_used=11))) is None
     assert record_problem(stamped(_threshold_record(None, [100, None]))) is None
 
 

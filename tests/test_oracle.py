@@ -11,7 +11,7 @@ import pytest
 from gymnasium import spaces
 
 from noisy_expert_envs import NoisyOracle
-from noisy_expert_envs.oracle import oracle_seed
+from noisy_expert_envs.oracle import BudgetExceeded, LabelMeter, oracle_seed
 
 OBS_SPACE = spaces.Box(-np.inf, np.inf, shape=(3,), dtype=np.float64)
 
@@ -61,6 +61,32 @@ def test_query_counters_count_observations_not_calls():
     box.distribution(obs_batch(6))
     box.sample(obs_batch(2))
     assert box.queries == 8 and box.clean_queries == 0
+
+
+def test_a_label_meter_counts_every_attached_oracle_and_refuses_a_query_past_its_budget():
+    meter = LabelMeter(budget=10)
+    noisy, clean = discrete_oracle(epsilon=0.3), discrete_oracle("none")
+    noisy.attach(meter)
+    clean.attach(meter, clean=True)
+    noisy.sample(obs_batch(3))
+    noisy.sample(obs_batch(1)[0])  # the single-observation path counts too
+    noisy.clean(obs_batch(2))  # privileged access is a clean-expert label
+    clean.sample(obs_batch(2))
+    assert (meter.labels, meter.clean_labels) == (8, 4)
+    with pytest.raises(BudgetExceeded, match=r"8 labels counted \+ 3 asked > budget 10") as caught:
+        noisy.probs(obs_batch(3))
+    assert meter.exceeded is caught.value and (caught.value.budget, caught.value.counted, caught.value.asked) == (10, 8, 3)
+    assert (meter.labels, noisy.queries) == (8, 4)  # refused: counted nowhere
+    clean.clean(obs_batch(1)[0])
+    noisy.sample(obs_batch(1))  # exactly the budget is allowed
+    assert (meter.labels, meter.clean_labels) == (10, 5)
+    with pytest.raises(BudgetExceeded, match="10 labels counted"):
+        clean.clean(obs_batch(1)[0])  # the single-observation clean path refuses too
+    restored = pickle.loads(pickle.dumps(caught.value))  # travels back from a sweep worker whole
+    assert type(restored) is BudgetExceeded and str(restored) == str(caught.value)
+    meter.close()  # after training: nothing is counted, nothing refused
+    noisy.sample(obs_batch(5))
+    assert meter.labels == 10 and noisy.queries == 10
 
 
 def test_single_observation_gives_unbatched_answers():

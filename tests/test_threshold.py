@@ -77,6 +77,16 @@ def test_not_reached_within_max_budget_is_censored(algo: str) -> None:
     assert t.labels is None and t.bracket[1] is None and t.bracket[0] <= 40
 
 
+@pytest.mark.parametrize("algo", ["bc_clean", "bc", "opd"])
+def test_the_threshold_says_how_many_of_its_labels_were_the_clean_experts(algo: str) -> None:
+    t = labels_to_target(algo, LOCK, seed=0, max_budget=64, start=4, env_kwargs=dict(horizon=3), eval_episodes=1)
+    _check_bracket(t)
+    assert t.clean_labels_used == (t.labels if algo == "bc_clean" else 0)
+    censored = labels_to_target(algo, LOCK, seed=0, max_budget=4, start=4, env_kwargs=dict(LOCK8, horizon=30),
+                                eval_episodes=1)
+    assert censored.labels is None and censored.clean_labels_used == (censored.bracket[0] if algo == "bc_clean" else 0)
+
+
 @pytest.mark.parametrize("kwargs, error, match", [
     ({"target": 0.0}, ValueError, "target"),
     ({"target": float("nan")}, ValueError, "target"),
@@ -135,6 +145,7 @@ def test_threshold_sweep_records_and_resumes(tmp_path) -> None:
         again = labels_to_target(r["algo"], LOCK, seed=r["seed"], max_budget=r["cell"]["max_budget"],
                                  env_kwargs=r["env_kwargs"], eval_episodes=1)
         assert again.labels == r["labels_to_target"]  # deterministic
+        assert r["clean_labels_used"] == again.clean_labels_used == 0  # the noisy expert's labels only
     resumed = run_sweep(config, tmp_path, jobs=1, progress=False)
     assert (resumed.skipped, resumed.ok) == (4, 0)
 

@@ -13,7 +13,9 @@ class RunResult:
     ``success_rate`` is ``None`` for tasks without a success notion; ``normalized_return`` is
     ``(J(policy) - J(random)) / (J(clean expert) - J(random))`` on the same evaluation seeds.
     ``labels_used``, ``env_steps``, ``updates`` (gradient steps), ``episodes`` and ``rounds`` are
-    the learner's :class:`~baselines.learners.Accounting`; ``extra`` its learner-specific figures.
+    the learner's :class:`~baselines.learners.Accounting` (``labels_used``: checked to be what its
+    oracles counted); ``clean_labels_used`` how many of those labels were the clean expert's
+    (``bc_clean``, ``oracle.clean``; 0 for the noisy expert's); ``extra`` the learner's own figures.
     ``policy`` is the trained SB3 policy (left out of :meth:`to_record`).
     """
 
@@ -35,6 +37,7 @@ class RunResult:
     rounds: int
     wall_time_s: float
     eval_episodes: int
+    clean_labels_used: int = 0  # a default: results and records from before it was counted have none
     extra: dict[str, Any] = field(default_factory=dict)
     policy: Any = field(default=None, repr=False, compare=False)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import numbers
 import time
 import warnings
 from typing import Any, Iterator
@@ -11,11 +12,12 @@ from typing import Any, Iterator
 import torch as th
 
 from baselines.core.evaluation import score
-from baselines.learners import OnRound, check_learner_fits, get_learner, learner_settings
+from baselines.learners import Accounting, OnRound, check_learner_fits, get_learner, learner_settings
 from baselines.core.policies import make_policy
 from baselines.core.result import RunResult
 from baselines.core.seeds import RunSeeds
 from baselines.core.task import Task
+from noisy_expert_envs.oracle import LabelMeter
 from noisy_expert_envs.validation import check_int
 
 #: Arguments of ``run`` every learner shares (set at the top level of a config, not per algorithm).
@@ -95,7 +97,8 @@ class Trained:
 
     ``torch_rng`` is torch's RNG state right after training, restored before every evaluation so
     that a sampled evaluation (``deterministic_eval=False``) of the same training gives the same
-    result however many evaluations came before it.
+    result however many evaluations came before it. ``accounting.labels_used`` is the oracles' count
+    (checked); ``clean_labels_used`` how many of those labels came from the clean expert.
     """
 
     algo: str
@@ -108,6 +111,40 @@ class Trained:
     accounting: Any
     wall_time_s: float
     torch_rng: th.Tensor
+    clean_labels_used: int = 0
+
+
+def check_accounting(algo: str, accounting: Any, meter: LabelMeter, source: str = "train() returned") -> None:
+    """Refuse what a learner reports (``source``: where it came from) unless it is what its oracles counted.
+
+    A ``BudgetExceeded`` the learner caught is raised again (the run overspent); ``TypeError`` unless
+    ``accounting`` is an :class:`Accounting` with an integer ``labels_used``; ``ValueError`` naming
+    the learner, its claim and the count when ``labels_used`` is not the count.
+    """
+    if meter.exceeded is not None:
+        raise meter.exceeded
+    if not isinstance(accounting, Accounting):
+        raise TypeError(f"learner {algo!r}: {source} {accounting!r} of type {type(accounting).__name__}; "
+                        "expected a baselines.Accounting")
+    claimed = accounting.labels_used
+    if isinstance(claimed, bool) or not isinstance(claimed, numbers.Integral):
+        raise TypeError(f"learner {algo!r}: Accounting.labels_used must be an integer, got {claimed!r}")
+    if claimed != meter.labels:
+        raise ValueError(f"learner {algo!r} claims labels_used={claimed} but its oracles counted {meter.labels} "
+                         f"({meter.clean_labels} from the clean expert): labels_used must be the count")
+
+
+def checked_rounds(algo: str, meter: LabelMeter, on_round: OnRound | None) -> OnRound | None:
+    """``on_round`` that first checks the round's accounting against the count (:func:`check_accounting`):
+    the threshold search brackets on the labels a round reports."""
+    if on_round is None:
+        return None
+
+    def checked(policy: Any, accounting: Accounting) -> bool:
+        check_accounting(algo, accounting, meter, "on_round was given")
+        return on_round(policy, accounting)
+
+    return checked
 
 
 def train(
@@ -140,11 +177,14 @@ def train_spec(spec: RunSpec, on_round: OnRound | None = None) -> Trained:
         warnings.filterwarnings("ignore", message="Converting a tensor with requires_grad")
         seeds.seed_global()
         learner_policy = make_policy(task, policy, policy_kwargs)
-        accounting = learner.train(learner_policy, task, budget=budget, seed=seed, settings=chosen, on_round=on_round)
-    if accounting.labels_used > budget:  # an invariant, checked on every run
-        raise RuntimeError(f"{algo} used {accounting.labels_used} labels, over its budget of {budget}")
+        # The oracles' count is the cost: a query past the budget raises inside the learner.
+        with task.metered(budget) as meter:
+            accounting = learner.train(learner_policy, task, budget=budget, seed=seed, settings=chosen,
+                                       on_round=checked_rounds(algo, meter, on_round))
+    check_accounting(algo, accounting, meter)
     wall_time = time.perf_counter() - start
-    return Trained(algo, env_id, task, budget, seed, chosen, learner_policy, accounting, wall_time, th.get_rng_state())
+    return Trained(algo, env_id, task, budget, seed, chosen, learner_policy, accounting, wall_time, th.get_rng_state(),
+                   meter.clean_labels)
 
 
 def evaluate(trained: Trained, *, eval_episodes: int = DEFAULT_EVAL_EPISODES,
@@ -175,6 +215,7 @@ def _evaluate(trained: Trained, eval_episodes: int, deterministic_eval: bool) ->
         expert_return=result.expert_return,
         random_return=result.random_return,
         labels_used=accounting.labels_used,
+        clean_labels_used=trained.clean_labels_used,
         env_steps=accounting.env_steps,
         updates=accounting.updates,
         episodes=accounting.episodes,

@@ -9,7 +9,7 @@ import numpy as np
 import torch as th
 from stable_baselines3.common.policies import BasePolicy
 
-from noisy_expert_envs.oracle import NoisyOracle
+from noisy_expert_envs.oracle import BudgetExceeded, NoisyOracle
 
 
 class OraclePolicy(BasePolicy):
@@ -17,8 +17,8 @@ class OraclePolicy(BasePolicy):
 
     Every ``predict`` call samples the *noisy* expert, whatever ``deterministic`` says: imitation's
     DAgger always asks its expert for deterministic actions, and honouring that flag would silently
-    turn the noisy expert into the clean one. With ``budget`` set, a query beyond it raises, so no
-    algorithm can overspend without noticing.
+    turn the noisy expert into the clean one. With ``budget`` set, a query beyond it raises
+    :class:`~noisy_expert_envs.oracle.BudgetExceeded`, so no algorithm can overspend without noticing.
     """
 
     def __init__(self, oracle: NoisyOracle, budget: int | None = None) -> None:
@@ -37,9 +37,7 @@ class OraclePolicy(BasePolicy):
         obs = np.asarray(observation)
         n = 1 if obs.shape == tuple(self.oracle.observation_space.shape or ()) else len(obs)
         if self.budget is not None and self.oracle.queries + n > self.budget:
-            raise RuntimeError(
-                f"label budget exceeded: {self.oracle.queries} used + {n} requested > budget {self.budget}"
-            )
+            raise BudgetExceeded(self.budget, self.oracle.queries, n)
         return self._label(obs), state
 
     def _label(self, obs: np.ndarray) -> np.ndarray:

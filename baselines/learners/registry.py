@@ -20,16 +20,37 @@ LEARNERS: dict[str, Learner] = {
     "opd": OPD(),
 }
 
+#: The learners shipped here: never replaced, since records and committed results name them.
+BUILTIN_LEARNERS = tuple(LEARNERS)
+
 _TRAIN_PARAMETERS = ("policy", "task", "budget", "seed", "settings", "on_round")
+
+
+def check_new_name(name: Any, replace: bool) -> None:
+    """``ValueError`` unless ``name`` is an identifier that is free, or (with ``replace``) a user
+    learner's exact name. Names are compared case-insensitively ("BC" is taken by ``bc``), and a
+    built-in is never replaced (a record that says ``opd`` must mean the shipped ``opd``)."""
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"a learner name must be an identifier string, got {name!r}")
+    taken = next((other for other in LEARNERS if other.lower() == name.lower()), None)
+    if taken is None:
+        return
+    if taken in BUILTIN_LEARNERS:
+        what = "is a built-in" if taken == name else f"is taken by the built-in {taken!r} (names are case-insensitive)"
+        raise ValueError(f"learner name {name!r} {what}; the built-ins {list(BUILTIN_LEARNERS)} cannot be replaced: "
+                         "register yours under another name")
+    if taken != name:
+        raise ValueError(f"learner name {name!r} is taken by the registered {taken!r} (names are case-insensitive): "
+                         f"use {taken!r} (with replace=True to replace it) or another name")
+    if not replace:
+        raise ValueError(f"learner {name!r} is already registered; pass replace=True to replace it")
 
 
 def register_learner(name: str, learner: Learner, *, replace: bool = False) -> None:
     """Make ``learner`` available as ``name`` (``TypeError`` unless it has a frozen dataclass
-    ``Settings`` and the shared ``train`` signature; ``ValueError`` for a taken name)."""
-    if not isinstance(name, str) or not name.isidentifier():
-        raise ValueError(f"a learner name must be an identifier string, got {name!r}")
-    if name in LEARNERS and not replace:
-        raise ValueError(f"learner {name!r} is already registered; pass replace=True to replace it")
+    ``Settings`` and the shared ``train`` signature; ``ValueError`` for a taken name, see
+    :func:`check_new_name`)."""
+    check_new_name(name, replace)
     settings_cls = getattr(learner, "Settings", None)
     if not (dataclasses.is_dataclass(settings_cls) and settings_cls.__dataclass_params__.frozen):  # type: ignore[union-attr]
         raise TypeError(f"learner {name!r} needs a frozen dataclass `Settings` (got {settings_cls!r})")

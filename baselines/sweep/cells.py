@@ -8,8 +8,9 @@ written with, and a record's ``cell`` is :meth:`Cell.as_dict`.
 
 :meth:`Cell.check_record` is the read-side check of an ``ok`` record against its cell: types, and
 every number within the cell's bounds (``0 <= success_rate <= 1``, ``labels_used <= budget``,
-``labels_to_target <= max_budget``, a bracket consistent with ``resolution``, identity fields equal
-to the cell's), so an impossible record is refused, never summarised or counted as done.
+``clean_labels_used <= labels_used`` where recorded, ``labels_to_target <= max_budget``, a bracket
+consistent with ``resolution``, identity fields equal to the cell's), so an impossible record is
+refused, never summarised or counted as done.
 """
 
 from __future__ import annotations
@@ -43,6 +44,14 @@ def _typed(value: Any, types_: tuple[type, ...]) -> bool:
 
 def _finite(value: Any) -> bool:
     return value is None or math.isfinite(value)
+
+
+def _clean_labels_problem(record: Mapping[str, Any], of: str, labels: int) -> str | None:
+    """What is wrong with a record's optional ``clean_labels_used`` (at most ``labels``, the record's ``of``)."""
+    clean = record.get("clean_labels_used")  # optional: records from before it was counted have none
+    if clean is not None and not (_typed(clean, (int,)) and 0 <= clean <= labels):
+        return f"clean_labels_used {clean!r} is not an integer within [0, {of} {labels!r}]"
+    return None
 
 
 @dataclass(frozen=True, eq=False)
@@ -216,7 +225,7 @@ class BudgetCell(Cell):
             return f"labels_used {record['labels_used']!r} is not within [0, budget {self.budget}]"
         if record["wall_time_s"] < 0:
             return f"wall_time_s {record['wall_time_s']!r} is negative"
-        return None
+        return _clean_labels_problem(record, "labels_used", record["labels_used"])
 
 
 @dataclass(frozen=True, eq=False)
@@ -258,6 +267,7 @@ class ThresholdCell(Cell):
                                  deterministic_eval=self.deterministic_eval, **self.run_arguments())
         return {"algo": self.algo, "env_id": self.env_id, "env_kwargs": self.env_kwargs, "seed": self.seed,
                 "labels_to_target": t.labels, "bracket": list(t.bracket), "runs": t.runs,
+                "clean_labels_used": t.clean_labels_used,
                 "wall_time_s": time.perf_counter() - start, **self.first_state()}
 
     def _bounds_problem(self, record: Mapping[str, Any]) -> str | None:
@@ -286,7 +296,7 @@ class ThresholdCell(Cell):
             return f"runs {record['runs']!r} is not >= 1"
         if not math.isfinite(record["wall_time_s"]) or record["wall_time_s"] < 0:
             return f"wall_time_s {record['wall_time_s']!r} is not a finite number >= 0"
-        return None
+        return _clean_labels_problem(record, "the bracket's labels", lo if hi is None else hi)
 
 
 __all__ = ["BudgetCell", "Cell", "FIRST_STATE_FIELDS", "ThresholdCell", "canonical", "cell_key"]

@@ -40,12 +40,14 @@ class Threshold:
     ``max_budget``); ``bracket = (lo, hi)``: the target is missed at ``lo`` labels (0: no labels)
     and reached at ``hi == labels`` (``hi`` is ``None`` when not reached, ``lo`` then the largest
     budget tried); ``hi / lo <= resolution`` unless ``lo == 0`` or ``hi == lo + 1`` (no budget lies
-    between). ``runs`` counts trainings.
+    between). ``runs`` counts trainings. ``clean_labels_used``: how many of the labels of the training
+    at ``hi`` (at ``lo`` when not reached) came from the clean expert (``RunResult.clean_labels_used``).
     """
 
     labels: int | None
     bracket: tuple[int, int | None]
     runs: int
+    clean_labels_used: int = 0
 
 
 def _check(target: Any, max_budget: Any, resolution: Any, start: Any) -> None:
@@ -96,6 +98,7 @@ def search(spec: RunSpec, target: float, resolution: float, start: int = 16) -> 
     algo, max_budget = spec.algo, spec.budget
     task = Task(spec.env_id, dict(spec.env_kwargs))
     runs = 0
+    clean_at: dict[int, int] = {}  # budget -> clean-expert labels of its training
 
     def reached(budget: int) -> bool:
         nonlocal runs
@@ -106,15 +109,18 @@ def search(spec: RunSpec, target: float, resolution: float, start: int = 16) -> 
                 raise
             return False
         runs += 1
-        return run_spec(spec.at(budget)).metric() >= target
+        result = run_spec(spec.at(budget))
+        clean_at[budget] = result.clean_labels_used
+        return result.metric() >= target
 
     if getattr(LEARNERS[algo], "online", False):
-        lo, hi = _online_bracket(spec, task, target)
+        lo, hi, clean = _online_bracket(spec, task, target)
+        clean_at[lo if hi is None else hi] = clean
         runs += 1
     else:
         lo, hi = _gallop(reached, min(start, max_budget), max_budget)
     if hi is None:
-        return Threshold(None, (lo, None), runs)
+        return Threshold(None, (lo, None), runs, clean_at.get(lo, 0))
     while hi - lo > 1 and (lo == 0 or hi / lo > resolution):
         budget = hi // 2 if lo == 0 else round(math.sqrt(lo * hi))
         budget = min(max(budget, lo + 1), hi - 1)
@@ -122,7 +128,7 @@ def search(spec: RunSpec, target: float, resolution: float, start: int = 16) -> 
             hi = budget
         else:
             lo = budget
-    return Threshold(hi, (lo, hi), runs)
+    return Threshold(hi, (lo, hi), runs, clean_at[hi])
 
 
 def _gallop(reached: Any, start: int, max_budget: int) -> tuple[int, int | None]:
@@ -136,8 +142,9 @@ def _gallop(reached: Any, start: int, max_budget: int) -> tuple[int, int | None]
         lo, budget = budget, min(2 * budget, max_budget)
 
 
-def _online_bracket(spec: RunSpec, task: Task, target: float) -> tuple[int, int | None]:
-    """One training up to ``spec.budget`` (the search's cap), evaluated after every round; stop at the first success."""
+def _online_bracket(spec: RunSpec, task: Task, target: float) -> tuple[int, int | None, int]:
+    """One training up to ``spec.budget`` (the search's cap), evaluated after every round; stop at the
+    first success. ``(lo, hi, clean-expert labels of the training)``."""
     eval_seeds = RunSeeds(spec.seed).eval_episodes(spec.eval_episodes)
     # Once, not per round: a split task's evaluation side is a new Task, whose probe env (spaces,
     # expert return) would otherwise be rebuilt every round.
@@ -155,5 +162,5 @@ def _online_bracket(spec: RunSpec, task: Task, target: float) -> tuple[int, int 
 
     result = run_spec(spec, on_round)
     if not history or not history[-1][1]:
-        return result.labels_used, None
-    return (history[-2][0] if len(history) > 1 else 0), history[-1][0]
+        return result.labels_used, None, result.clean_labels_used
+    return (history[-2][0] if len(history) > 1 else 0), history[-1][0], result.clean_labels_used

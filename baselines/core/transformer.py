@@ -47,7 +47,7 @@ POLICY_KWARGS = (*TRANSFORMER_KWARGS, "net_arch", "activation_fn", "ortho_init")
 #: SB3 keys the transformer policy sets itself (refused by :class:`TransformerPolicy`, saying so).
 FIXED_KWARGS = ("features_extractor_class", "features_extractor_kwargs", "share_features_extractor")
 #: The largest transformer policy built: its parameters as float32 (the documented students have
-#: ~30 000 parameters, 0.1 MB; training needs about 4x this, with gradients and Adam's moments).
+#: 10 000-30 000 parameters, about 0.1 MB; training needs about 4x this, with gradients and Adam's moments).
 MAX_PARAMETER_BYTES = 2**30
 
 
@@ -104,8 +104,8 @@ def check_size(parameters: int) -> None:
 
 def check_policy_kwargs(policy_kwargs: dict[str, Any]) -> dict[str, Any]:
     """``policy_kwargs`` for ``policy="transformer"``: ``TypeError`` for a key not in
-    :data:`POLICY_KWARGS` (naming them) or an ill-typed ``net_arch``/``ortho_init``/``activation_fn``;
-    the sizes are checked by :class:`TokenTransformer` itself."""
+    :data:`POLICY_KWARGS` (naming them) or an ill-typed ``net_arch``/``ortho_init``/``activation_fn``,
+    ``ValueError`` for a ``net_arch`` width < 1; the transformer's own sizes are checked where it is built."""
     unknown = sorted(set(policy_kwargs) - set(POLICY_KWARGS) - set(FIXED_KWARGS))
     if unknown:
         raise TypeError(f"unknown policy_kwargs key {unknown[0]!r} for policy 'transformer'; valid keys: "

@@ -203,9 +203,11 @@ def _confirm_grid(n_runs: int, yes: bool) -> None:
 
 def _sweep(args: argparse.Namespace, config: Any) -> int:
     from baselines.sweep.runner import run_sweep
+    from baselines.sweep.store import check_directory_name
 
     if args.out is None:
         raise ValueError("--out DIR is required")
+    check_directory_name(args.out)  # before the --yes prompt; "" would mean the current directory
     _confirm_grid(len(config.cells), args.yes)
     summary = run_sweep(config, args.out, jobs=args.jobs, backend=args.backend, ray_address=args.ray_address,
                         progress=False if args.no_progress else None, adopt=args.adopt)
@@ -217,13 +219,13 @@ def _sweep(args: argparse.Namespace, config: Any) -> int:
 
 def _config(args: argparse.Namespace, text: str | None = None, source: str | None = None) -> Any:
     """The sweep config of ``args`` (the file ``args.config``, or ``text``) with ``--seeds``/``--set`` applied."""
-    from baselines.sweep.config import load_config, parse_config, safe_load_yaml
+    from baselines.sweep.config import load_config, parse_config, read_config_text, safe_load_yaml
     from baselines.sweep.overrides import apply_overrides
 
     if text is None:
         if args.seeds is None and not args.overrides:
             return load_config(args.config)
-        text, source = Path(args.config).read_text(), args.config  # OSError: exit 2 naming the path
+        text, source = read_config_text(args.config), args.config
     return parse_config(apply_overrides(safe_load_yaml(text, source), args.seeds, args.overrides))
 
 
@@ -238,8 +240,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from baselines.report.build import make_report
+    from baselines.sweep.store import check_directory_name
 
-    report = make_report(args.dir, target=args.target, plots=not args.no_plots)
+    report = make_report(check_directory_name(args.dir), target=args.target, plots=not args.no_plots)
     print(report.markdown)
     return 0
 

@@ -9,10 +9,13 @@ A set is a folder holding exactly two files:
   count, clean or noisy, package versions), the dtype and shape of every array and the sha256 of
   ``trajectories.npz``.
 
-Loading checks the metadata against what the caller asks for, the file's hash, and the arrays'
-schema (names, dtypes, shapes, lengths consistent with each other) before building imitation's
-``TrajectoryWithRew`` objects; any mismatch or any other file in the folder is a ``ValueError``
-naming the file. The per-step ``infos`` are not stored (no learner reads them, and they may hold
+Loading checks the metadata against what the caller asks for, the file's hash, the arrays'
+schema (names, dtypes, shapes, lengths consistent with each other), the arrays against the task's
+observation and action spaces (dtype, shape, action range, finiteness: :func:`space_problem`) and
+each trajectory against its sha256 in the metadata (``trajectory_sha256``, written at save time:
+moved trajectory boundaries are caught) before building imitation's ``TrajectoryWithRew``
+objects; any mismatch or any other file in the folder is a ``ValueError`` naming the file. A set
+saved before the per-trajectory digests loads with a warning saying its boundaries were not checked. The per-step ``infos`` are not stored (no learner reads them, and they may hold
 arbitrary objects): loaded trajectories have ``infos=None``.
 
 Sets written by earlier versions (format ``noisy-expert-demonstrations/1``: a ``trajectories/``
@@ -26,11 +29,13 @@ import hashlib
 import io
 import json
 import os
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from gymnasium import spaces
 from imitation.data import types
 
 from baselines.core.task import Task, make_env
@@ -43,6 +48,7 @@ METADATA_FILE = "metadata.json"
 ARRAYS_FILE = "trajectories.npz"
 LEGACY_TRAJECTORIES = "trajectories"  # format /1: imitation's serialize.save output
 ARRAY_NAMES = ("obs", "acts", "rews", "lengths", "terminal")
+DIGESTS = "trajectory_sha256"  # metadata key: one sha256 per trajectory, in order
 
 
 def describe(env_id: str, env_kwargs: dict[str, Any] | None, seed: int, clean: bool) -> dict[str, Any]:
@@ -112,6 +118,7 @@ def save_demonstrations(
         **identity,
         "labels": int(labels),
         "n_trajectories": len(trajectories),
+        DIGESTS: trajectory_digests(arrays),
         "arrays": {name: {"dtype": a.dtype.str, "shape": list(a.shape)} for name, a in arrays.items()},
         "sha256": {ARRAYS_FILE: hashlib.sha256(data).hexdigest()},
         "versions": {pkg: package_version(pkg) for pkg in ("noisy-expert-envs", "imitation", "gymnasium")},
@@ -168,16 +175,87 @@ def _read_arrays(root: Path, stored: dict[str, Any]) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _trajectories(arrays: dict[str, np.ndarray]) -> list[types.TrajectoryWithRew]:
-    out = []
-    step = 0
+def _slices(arrays: dict[str, np.ndarray]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, bool]]:
+    """Each trajectory's ``(obs, acts, rews, terminal)``, cut from the concatenated arrays by ``lengths``."""
+    out, step = [], 0
     for i, (length, terminal) in enumerate(zip(arrays["lengths"].tolist(), arrays["terminal"].tolist())):
         obs_start = step + i  # each trajectory has one more observation than steps
-        out.append(types.TrajectoryWithRew(
-            obs=arrays["obs"][obs_start:obs_start + length + 1], acts=arrays["acts"][step:step + length],
-            infos=None, terminal=terminal, rews=arrays["rews"][step:step + length]))
+        out.append((arrays["obs"][obs_start:obs_start + length + 1], arrays["acts"][step:step + length],
+                    arrays["rews"][step:step + length], bool(terminal)))
         step += length
     return out
+
+
+def trajectory_digests(arrays: dict[str, np.ndarray]) -> list[str]:
+    """The sha256 of each trajectory (length, terminal flag, observation, action and reward bytes)."""
+    out = []
+    for obs, acts, rews, terminal in _slices(arrays):
+        digest = hashlib.sha256(f"{len(acts)}:{int(terminal)}:{obs.dtype.str}:{acts.dtype.str}:".encode())
+        for a in (obs, acts, rews):
+            digest.update(np.ascontiguousarray(a).tobytes())
+        out.append(digest.hexdigest())
+    return out
+
+
+def _trajectories(arrays: dict[str, np.ndarray]) -> list[types.TrajectoryWithRew]:
+    return [types.TrajectoryWithRew(obs=obs, acts=acts, infos=None, terminal=terminal, rews=rews)
+            for obs, acts, rews, terminal in _slices(arrays)]
+
+
+def space_problem(values: np.ndarray, space: spaces.Space, *, check_box_bounds: bool = True) -> str | None:
+    """What makes the rows of ``values`` (one per step) not elements of ``space``, or ``None``:
+    dtype, shape, range and finiteness, for ``Discrete``, ``MultiDiscrete`` and ``Box`` spaces (others
+    are not checked). ``check_box_bounds=False`` skips a Box's low/high (an env may observe beyond them)."""
+    shape = tuple(values.shape[1:])
+    if isinstance(space, (spaces.Discrete, spaces.MultiDiscrete)):
+        kinds = "iu"
+        low = np.asarray(getattr(space, "start", 0))
+        high = low + (space.n if isinstance(space, spaces.Discrete) else space.nvec) - 1
+    elif isinstance(space, spaces.Box):
+        kinds = "f" if space.dtype.kind == "f" else "iu"
+        low, high = (space.low, space.high) if check_box_bounds else (-np.inf, np.inf)
+    else:
+        return None
+    if values.dtype.kind not in kinds:
+        return f"dtype {values.dtype} does not fit the space's dtype {space.dtype}"
+    if shape != space.shape:
+        return f"each row has shape {shape}, the space's is {space.shape}"
+    if values.dtype.kind == "f" and not np.all(np.isfinite(values)):
+        return f"a non-finite value (NaN or inf) in row {int(np.argwhere(~np.isfinite(values))[0][0])}"
+    outside = np.argwhere((values < low) | (values > high))
+    if len(outside):
+        row = int(outside[0][0])
+        return f"row {row} holds {values[row].tolist()!r}, outside {low.tolist()!r}..{high.tolist()!r}"
+    return None
+
+
+def _check_against_task(file: Path, arrays: dict[str, np.ndarray], task: Task) -> None:
+    """``ValueError`` naming the field and the task's space an array does not fit, or non-finite rewards."""
+    for name, which, space, bounds in (("obs", "observation", task.observation_space, False),
+                                        ("acts", "action", task.action_space, True)):
+        # Observations are not held to a Box's bounds: envs may observe beyond them (e.g. LunarLander).
+        problem = space_problem(arrays[name], space, check_box_bounds=bounds)
+        if problem is not None:
+            raise ValueError(f"{file}: {name}: {problem}, for the task's {which} space {space}; refusing to load")
+    if not np.all(np.isfinite(arrays["rews"])):
+        raise ValueError(f"{file}: rews: a non-finite reward (NaN or inf); refusing to load")
+
+
+def _check_digests(file: Path, meta_path: Path, arrays: dict[str, np.ndarray], stored: dict[str, Any]) -> None:
+    """``ValueError`` for a trajectory whose sha256 is not the metadata's; a warning if there are none."""
+    expected = stored.get(DIGESTS)
+    if expected is None:
+        warnings.warn(f"{meta_path}: no {DIGESTS!r} (a set saved before per-trajectory digests): its trajectory "
+                      "boundaries and order could not be checked, everything else was; re-save it to add them",
+                      stacklevel=3)
+        return
+    n = len(arrays["lengths"])
+    if not isinstance(expected, list) or len(expected) != n:
+        raise ValueError(f"{meta_path}: {DIGESTS!r} must list one sha256 per trajectory ({n}); refusing to load")
+    for i, (found, want) in enumerate(zip(trajectory_digests(arrays), expected)):
+        if found != want:
+            raise ValueError(f"{file}: trajectory {i} does not match {METADATA_FILE}'s {DIGESTS}[{i}] (its "
+                             "boundaries, order or contents changed); refusing to load")
 
 
 def load_demonstrations(
@@ -196,6 +274,10 @@ def load_demonstrations(
     ``env_id``/``env_kwargs``/noise/``seed``/``clean`` (and ``labels``, when given), and naming the
     file when the arrays fail their hash or schema check. Nothing in the set is unpickled or decoded
     as code. Trajectories come back with ``infos=None``.
+
+    The arrays are checked against the task's spaces (dtype, shape, action range, finiteness,
+    naming the field and the space) and each trajectory against its digest; a set without digests
+    (saved by an earlier version) loads with a ``UserWarning`` saying what could not be checked.
 
     ``trust=True`` additionally loads legacy sets (format ``noisy-expert-demonstrations/1``) with
     imitation's loader. **Dangerous**: that loader unpickles (``numpy.load(allow_pickle=True)``) and
@@ -226,12 +308,17 @@ def load_demonstrations(
             raise ValueError(f"{meta_path} lacks {key!r}; refusing to load")
         if stored[key] != value:
             raise ValueError(f"demonstration set {root} has {key}={stored[key]!r}, but {value!r} was requested")
+    task = Task(env_id, dict(env_kwargs or {}))
     if found == LEGACY_FORMAT:  # trust=True: the caller accepted the risk
         from imitation.data import serialize
 
         trajectories = list(serialize.load_with_rewards(root / LEGACY_TRAJECTORIES))
+        _check_against_task(root / LEGACY_TRAJECTORIES, _to_arrays(trajectories), task)
     else:
-        trajectories = _trajectories(_read_arrays(root, stored))
+        arrays = _read_arrays(root, stored)
+        _check_against_task(root / ARRAYS_FILE, arrays, task)
+        _check_digests(root / ARRAYS_FILE, meta_path, arrays, stored)
+        trajectories = _trajectories(arrays)
     if sum(len(t) for t in trajectories) != stored["labels"]:
         raise ValueError(f"{root} holds {sum(len(t) for t in trajectories)} transitions, metadata says {stored['labels']}")
     return trajectories, stored

@@ -292,6 +292,71 @@ def test_a_large_grid_needs_yes(tmp_path, tiny_config, capsys, monkeypatch, fake
     assert len(fake_runs) == 4
 
 
+# --- bounded inputs: oversized, alias-expanding and deeply nested configs; empty directory names --------
+
+
+def _bomb(levels: int) -> str:
+    """A YAML "billion laughs": ``levels`` anchors, each a list of ten aliases of the one before."""
+    lines = ["  a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"  a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, levels)]
+    return "description:\n" + "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("extra, words", [
+    (lambda: "description: " + "x" * 1_000_000 + "\n", ["refused", "bytes, more than the 1_000_000-byte cap"]),
+    (lambda: _bomb(9), ["refused", "more than 100_000 nodes with aliases expanded", "line"]),
+    (lambda: "description: " + "[" * 20_000 + "]" * 20_000 + "\n", ["refused", "nested deeper than 50 levels"]),
+    (lambda: "description: &a [1, *a]\n", ["refused", "recursive alias"]),
+])
+@pytest.mark.parametrize("flags", [[], ["--seeds", "1"]])  # the file read directly, and read for --seeds/--set
+def test_unbounded_configs_exit_2_naming_the_file_before_anything_is_written(tmp_path, capsys, extra, words, flags):
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(yaml.safe_dump(TINY) + extra())
+    out = tmp_path / "out"
+    assert main(["run", str(cfg), "--out", str(out), *flags]) == 2
+    _one_line_error(capsys, f"config {str(cfg)!r}", *words)
+    assert not out.exists()
+
+
+def test_configs_within_the_bounds_load():
+    from baselines.sweep.config import MAX_CONFIG_DEPTH, safe_load_yaml
+
+    deep = safe_load_yaml("[" * MAX_CONFIG_DEPTH + "]" * MAX_CONFIG_DEPTH, "deep.yaml")
+    for _ in range(MAX_CONFIG_DEPTH - 1):
+        (deep,) = deep
+    assert deep == []
+    shared = safe_load_yaml(_bomb(4), "aliases.yaml")  # 11_111 nodes expanded: aliases are fine in moderation
+    assert shared["description"]["a3"][0] == shared["description"]["a2"]
+
+
+@pytest.mark.parametrize("argv", [["run", "CONFIG", "--out", ""], ["report", ""], ["demo", "--out", ""]])
+def test_an_empty_directory_name_exits_2_and_writes_nothing_here(tmp_path, tiny_config, capsys, monkeypatch, argv):
+    here = tmp_path / "here"
+    here.mkdir()
+    (here / "results.jsonl").write_text("")  # `report ""` would read the current directory
+    monkeypatch.chdir(here)
+    assert main([str(tiny_config) if a == "CONFIG" else a for a in argv]) == 2
+    _one_line_error(capsys, "results directory '': an empty name")
+    assert sorted(p.name for p in here.iterdir()) == ["results.jsonl"]
+
+
+def test_a_file_too_large_while_writing_exits_2_naming_the_file(tmp_path, tiny_config):
+    import resource
+    import signal
+
+    def limit() -> None:  # the kernel's "File too large" (EFBIG) past 600 bytes, instead of SIGXFSZ
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (600, 600))
+
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-m", "baselines", "run", str(tiny_config), "--out", str(out),
+                           "--no-progress"], capture_output=True, text=True, timeout=300, preexec_fn=limit,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1 and done.stderr.endswith(f"{out / 'results.jsonl'}: File too large\n")
+    assert not list(out.glob("*.tmp"))
+
+
 def test_large_grid_threshold_is_in_the_help(capsys):
     from baselines.cli import LARGE_GRID
 

@@ -213,3 +213,115 @@ def test_loaded_trajectories_have_no_infos_and_equal_rewards(saved) -> None:
     assert [t.terminal for t in loaded] == [t.terminal for t in original]
     for a, b in zip(original, loaded):
         np.testing.assert_array_equal(a.rews, b.rews)
+
+
+# --- the arrays against the task's spaces, and trajectory boundaries against their digests ------------
+
+
+def _agree(root: Path, arrays: dict[str, np.ndarray], *, digests: bool = True) -> None:
+    """Write ``arrays`` and make every check of metadata.json agree with them (hash, schema, count and,
+    with ``digests``, the per-trajectory digests): only the checks against the task remain."""
+    from baselines.demonstrations import DIGESTS, trajectory_digests
+
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    (root / ARRAYS_FILE).write_bytes(buffer.getvalue())
+    meta = json.loads((root / METADATA_FILE).read_text())
+    meta["arrays"] = {k: {"dtype": a.dtype.str, "shape": list(a.shape)} for k, a in arrays.items()}
+    meta["n_trajectories"] = len(arrays["lengths"])
+    if digests:
+        meta[DIGESTS] = trajectory_digests(arrays)
+    (root / METADATA_FILE).write_text(json.dumps(meta))
+    _rehash(root)
+
+
+def _arrays(root: Path) -> dict[str, np.ndarray]:
+    with np.load(root / ARRAYS_FILE) as npz:
+        return {k: npz[k].copy() for k in npz.files}
+
+
+def _set_row(a: np.ndarray, row: int, value) -> np.ndarray:
+    a[row] = value
+    return a
+
+
+@pytest.mark.parametrize("name, change, message", [
+    ("acts", lambda a: a.astype(np.float32), r"acts: dtype float32 does not fit the space's dtype int64, for the "
+                                             r"task's action space Discrete\(4\)"),
+    ("acts", lambda a: _set_row(a, 7, 99), r"acts: row 7 holds 99, outside 0\.\.3, for the task's action space "
+                                           r"Discrete\(4\)"),
+    ("acts", lambda a: _set_row(a, 0, -1), r"acts: row 0 holds -1, outside 0\.\.3"),
+    ("obs", lambda a: _set_row(a, 5, np.nan), r"obs: a non-finite value \(NaN or inf\) in row 5, for the task's "
+                                              r"observation space Box\(0\.0, 1\.0, \(6,\), float32\)"),
+    ("obs", lambda a: np.concatenate([a, a], axis=1), r"obs: each row has shape \(12,\), the space's is \(6,\)"),
+    ("obs", lambda a: a.astype(np.int64), r"obs: dtype int64 does not fit the space's dtype float32"),
+    ("rews", lambda a: _set_row(a, 2, np.inf), r"rews: a non-finite reward"),
+])
+def test_arrays_that_do_not_fit_the_task_are_refused_naming_field_and_space(saved, tmp_path, name, change,
+                                                                              message) -> None:
+    root = _copy(saved, tmp_path)
+    arrays = _arrays(root)
+    arrays[name] = change(arrays[name])
+    _agree(root, arrays)  # metadata edited to agree, digests included
+    with pytest.raises(ValueError, match=rf"{ARRAYS_FILE}: {message}"):
+        load_demonstrations(root, LOCK, seed=3, env_kwargs=KW)
+
+
+def test_space_problem_covers_multidiscrete_and_box_bounds() -> None:
+    from gymnasium import spaces
+
+    from baselines.demonstrations import space_problem
+
+    tokens = spaces.MultiDiscrete([3, 5])
+    assert space_problem(np.array([[2, 4], [0, 0]]), tokens) is None
+    assert space_problem(np.array([[2, 5]]), tokens) == "row 0 holds [2, 5], outside [0, 0]..[2, 4]"
+    box = spaces.Box(-2.0, 2.0, (1,), np.float32)
+    assert space_problem(np.array([[2.5]], dtype=np.float32), box) == "row 0 holds [2.5], outside [-2.0]..[2.0]"
+    assert space_problem(np.array([[2.5]], dtype=np.float32), box, check_box_bounds=False) is None
+    assert space_problem(np.array([[1]]), spaces.Tuple([box])) is None  # not checked
+
+
+def test_moved_trajectory_boundaries_are_caught_by_the_digests(saved, tmp_path) -> None:
+    root = _copy(saved, tmp_path)
+    arrays = _arrays(root)
+    lengths = arrays["lengths"]
+    moved = np.roll(lengths, 1)  # a permutation: the same steps and count, other boundaries
+    first = int(np.argmax(moved != lengths))
+    assert moved[first] != lengths[first]
+    _agree(root, {**arrays, "lengths": moved}, digests=False)  # everything but the digests edited to agree
+    with pytest.raises(ValueError, match=rf"trajectory {first} does not match metadata.json's "
+                                         rf"trajectory_sha256\[{first}\] \(its boundaries, order or contents"):
+        load_demonstrations(root, LOCK, seed=3, env_kwargs=KW)
+    terminal = arrays["terminal"].copy()
+    terminal[3] = not terminal[3]
+    _agree(root, {**arrays, "terminal": terminal}, digests=False)
+    with pytest.raises(ValueError, match=r"trajectory 3 does not match"):
+        load_demonstrations(root, LOCK, seed=3, env_kwargs=KW)
+
+
+def test_a_set_without_digests_loads_with_a_warning_and_its_other_checks(saved, tmp_path) -> None:
+    from baselines.demonstrations import DIGESTS
+
+    root = _copy(saved, tmp_path)
+    meta = json.loads((root / METADATA_FILE).read_text())
+    del meta[DIGESTS]  # as saved before the digests existed
+    (root / METADATA_FILE).write_text(json.dumps(meta))
+    with pytest.warns(UserWarning, match=r"no 'trajectory_sha256'.*boundaries and order could not be checked"):
+        loaded, _ = load_demonstrations(root, LOCK, seed=3, env_kwargs=KW)
+    assert [len(t) for t in loaded] == [len(t) for t in saved[1]]
+    arrays = _arrays(root)
+    arrays["acts"][0] = 99
+    _agree(root, arrays, digests=False)
+    with pytest.raises(ValueError, match=r"acts: row 0 holds 99"):  # refused before the digests are looked at
+        load_demonstrations(root, LOCK, seed=3, env_kwargs=KW)
+
+
+def test_a_digest_list_of_the_wrong_length_is_refused(saved, tmp_path) -> None:
+    from baselines.demonstrations import DIGESTS
+
+    root = _copy(saved, tmp_path)
+    meta = json.loads((root / METADATA_FILE).read_text())
+    meta[DIGESTS] = meta[DIGESTS][:-1]
+    (root / METADATA_FILE).write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match=rf"'{DIGESTS}' must list one sha256 per trajectory \({len(saved[1])}\)"):
+        load_demonstrations(root, LOCK, seed=3, env_kwargs=KW)

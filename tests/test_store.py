@@ -117,3 +117,46 @@ def test_config_is_stored_once_and_never_replaced(tmp_path):
     store.write_config({"name": "b"})
     assert store.stored_config() == {"name": "a"}
     assert json.dumps(store.stored_config())
+
+
+def test_a_failed_config_write_leaves_no_temp_file_and_names_it(tmp_path, monkeypatch):
+    import errno
+
+    import baselines.sweep.store as store_module
+
+    def failing_dump(raw, stream, **kwargs):  # what a full disk or RLIMIT_FSIZE does half-way through
+        stream.write("name: half")
+        raise OSError(errno.EFBIG, "File too large")
+
+    store = ResultStore(tmp_path)
+    monkeypatch.setattr(store_module.yaml, "safe_dump", failing_dump)
+    with pytest.raises(OSError, match="File too large") as caught:
+        store.write_config({"name": "store-test"})
+    assert caught.value.filename == str(tmp_path / "config.yaml.tmp")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_a_failed_append_names_the_results_file(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    store = ResultStore(tmp_path)
+    store.open_for_append(FINGERPRINT)
+
+    def failing_write(fd, data):
+        raise OSError(errno.EFBIG, "File too large")
+
+    monkeypatch.setattr(os, "write", failing_write)
+    with pytest.raises(OSError, match="File too large") as caught:
+        store.append(_record(0))
+    monkeypatch.undo()
+    store.close()
+    assert caught.value.filename == str(tmp_path / "results.jsonl")
+
+
+@pytest.mark.parametrize("name", ["", "  "])
+def test_an_empty_directory_name_is_refused(name):
+    from baselines.sweep.store import StoreError
+
+    with pytest.raises(StoreError, match=rf"results directory {name!r}: an empty name"):
+        ResultStore(name)

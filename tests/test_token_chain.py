@@ -346,7 +346,7 @@ def test_prompt_split_is_seeded_disjoint_and_near_its_fraction():
 
 
 def test_no_split_draws_the_same_prompts_as_before():
-    plain, unsplit = TokenChainEnv(3, 10, 4), TokenChainEnv(3, 10, 4, split=None, split_seed=7)
+    plain, unsplit = TokenChainEnv(3, 10, 4), TokenChainEnv(3, 10, 4, split=None, eval_fraction=0.2, split_seed=0)
     rng = np.random.default_rng(np.random.SeedSequence(5))
     assert np.array_equal(plain.reset(seed=5)[0][:4], rng.integers(10, size=4))
     assert np.array_equal(unsplit.reset(seed=5)[0], plain.reset(seed=5)[0])
@@ -358,3 +358,42 @@ def test_bad_split_arguments_are_named(kwargs, error):
     name = next(iter(kwargs))
     with pytest.raises(error, match=name):
         TokenChainEnv(3, 10, 4, **kwargs)
+
+
+@pytest.mark.parametrize("kwargs, shown", [({"eval_fraction": 0.5}, "eval_fraction=0.5"),
+                                           ({"split_seed": 3}, "split_seed=3"),
+                                           ({"eval_fraction": 0.3, "split_seed": 1}, "eval_fraction=0.3, split_seed=1")])
+def test_split_arguments_without_a_split_are_refused(kwargs, shown):
+    with pytest.raises(ValueError, match=rf"^{shown} given with split=None.*split='train' or split='eval'"):
+        TokenChainEnv(3, 10, 4, **kwargs)
+    TokenChainEnv(3, 10, 4, split="train", **kwargs)  # with a split they mean something
+
+
+@pytest.mark.parametrize("prompt_length, split, eval_fraction, side, share", [
+    (6, "eval", 1e-9, "eval", "1e-09"),           # 10**6 prompts: the expected share
+    (6, "train", 0.9999999, "train", "1e-07"),
+    (6, "train", 1e-9, "eval", "1e-09"),          # the other side too: baselines evaluates on it
+    (4, "eval", 5e-4, "eval", "0.0004"),          # 10**4 prompts, enumerated: the exact share (4 prompts)
+])
+def test_a_side_below_the_minimum_share_is_refused(prompt_length, split, eval_fraction, side, share):
+    with pytest.raises(ValueError, match=rf"eval_fraction={eval_fraction} the '{side}' side holds a share {share} "
+                                         r"of the prompts, below the minimum 0\.001"):
+        TokenChainEnv(3, 10, prompt_length, split=split, eval_fraction=eval_fraction)
+
+
+def test_a_side_at_the_minimum_share_draws_its_prompts():
+    from noisy_expert_envs.tasks.token_chain import prompt_split
+
+    env = TokenChainEnv(3, 10, 6, split="eval", eval_fraction=0.001)
+    prompts = [env.reset(seed=s)[0][:6] for s in range(3)]
+    assert all(prompt_split(p, 0, 0.001) == "eval" for p in prompts)
+
+
+def test_the_redraw_loop_is_bounded(monkeypatch):
+    from noisy_expert_envs.tasks import token_chain
+
+    env = TokenChainEnv(3, 10, 4, split="eval")
+    monkeypatch.setattr(token_chain, "MAX_DRAWS", 5)
+    monkeypatch.setattr(token_chain, "prompt_split", lambda *args: "train")  # never on the env's side
+    with pytest.raises(RuntimeError, match="drew 5 prompts and none was on the 'eval' side"):
+        env.reset(seed=0)

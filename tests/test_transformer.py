@@ -168,6 +168,76 @@ def test_bad_transformer_arguments_are_named() -> None:
         parse_config({"envs": [TOKENS], "algorithms": [{"name": "bc", "policy": "lstm"}], "budgets": [10]})
 
 
+VALID_KEYS = r"valid keys: \['d_model', 'n_layers', 'n_heads', 'dropout', 'pad_id', 'net_arch', 'activation_fn', 'ortho_init'\]"
+
+
+def test_unknown_transformer_policy_kwargs_are_refused_naming_the_valid_keys() -> None:
+    with pytest.raises(TypeError, match=rf"^unknown policy_kwargs key 'd_modle' for policy 'transformer'; {VALID_KEYS}$"):
+        make_policy(token_task(), "transformer", {"d_modle": 16})
+    with pytest.raises(TypeError, match=rf"^config key 'policy_kwargs': cannot build .*'d_modle'.*{VALID_KEYS}$"):
+        parse_config({"envs": [{"id": TOKENS, "kwargs": CHAIN}], "algorithms": ["bc"], "budgets": [10],
+                      "policy": "transformer", "policy_kwargs": {"d_modle": 16}})
+
+
+def _widths(layers) -> list[int]:
+    return [m.out_features for m in layers if isinstance(m, th.nn.Linear)]
+
+
+def test_net_arch_is_honoured_between_the_readout_and_the_heads() -> None:
+    policy = make_policy(token_task(), "transformer", {**SMALL, "net_arch": [24, 8]})
+    assert _widths(policy.mlp_extractor.policy_net) == [24, 8] and policy.action_net.in_features == 8
+    split = make_policy(token_task(), "transformer", {**SMALL, "net_arch": {"pi": [8], "vf": [4]}})
+    assert _widths(split.mlp_extractor.policy_net) == [8] and _widths(split.mlp_extractor.value_net) == [4]
+    plain = make_policy(token_task(), "transformer", SMALL)  # default: the heads read the readout state
+    assert _widths(plain.mlp_extractor.policy_net) == [] and plain.action_net.in_features == 16
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"net_arch": [16, 0]}, ValueError, r"net_arch layer width must be an integer >= 1, got 0"),
+    ({"net_arch": "wide"}, TypeError, r"net_arch must be a list of layer widths"),
+    ({"net_arch": {"pi": [8], "qf": [8]}}, ValueError, r"net_arch as a mapping takes keys 'pi' and 'vf', got \['pi', 'qf'\]"),
+    ({"ortho_init": "yes"}, TypeError, r"ortho_init must be true or false, got 'yes'"),
+    ({"activation_fn": "relu"}, TypeError, r"activation_fn must be a torch.nn.Module class, got 'relu'"),
+    ({"n_layers": 0}, ValueError, r"n_layers must be an integer >= 1, got 0"),
+    ({"d_model": 2.5}, TypeError, r"d_model must be an integer, got 2.5"),
+    ({"dropout": 1.5}, ValueError, r"dropout must be a probability in \[0, 1\], got 1.5"),
+])
+def test_transformer_settings_are_range_checked(kwargs, error, message) -> None:
+    with pytest.raises(error, match=message):
+        make_policy(token_task(), "transformer", kwargs)
+
+
+@pytest.mark.parametrize("task, kwargs", [
+    (lambda: token_task(), {**SMALL, "pad_id": 10}),
+    (lambda: token_task(), {"d_model": 8, "n_layers": 3, "n_heads": 2, "net_arch": {"pi": [5, 3], "vf": [7]}}),
+    (lambda: Task(CARTPOLE), {**SMALL, "net_arch": [12]}),
+])
+def test_the_parameter_estimate_is_the_built_policys_count(task, kwargs) -> None:
+    from baselines.core.transformer import parameter_count
+
+    task = task()
+    policy = make_policy(task, "transformer", kwargs)
+    estimate = parameter_count(task.observation_space, kwargs["d_model"], kwargs["n_layers"], task.action_space,
+                               kwargs.get("net_arch", []))
+    assert estimate == sum(p.numel() for p in policy.parameters())
+
+
+def test_a_transformer_too_large_to_fit_is_refused_before_any_allocation(monkeypatch) -> None:
+    from baselines.core import transformer
+
+    def no_allocation(*args, **kwargs):
+        raise AssertionError("a block was allocated before the size check")
+
+    monkeypatch.setattr(transformer.CausalBlock, "__init__", no_allocation)
+    monkeypatch.setattr(transformer.BaseFeaturesExtractor, "__init__", no_allocation)
+    message = r"the transformer would have [\d_]+ parameters \([\d.e+]+ GiB as float32\), more than the cap of 1 GiB"
+    with pytest.raises(ValueError, match=message):
+        make_policy(token_task(), "transformer", {"d_model": 2**20, "n_heads": 1})
+    with pytest.raises(ValueError, match=message):  # the extractor alone (in another SB3 policy) too
+        TokenTransformer(token_task().observation_space, d_model=2**15, n_layers=8)
+    assert transformer.parameter_count(token_task().observation_space, 2**12, 1) * 4 < transformer.MAX_PARAMETER_BYTES
+
+
 def test_a_config_sets_policy_and_decoding_per_algorithm() -> None:
     config = parse_config({
         "envs": [{"id": TOKENS, "kwargs": CHAIN}], "budgets": [10], "policy_kwargs": {"net_arch": [8]},

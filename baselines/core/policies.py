@@ -7,7 +7,7 @@ from typing import Any
 
 from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
 
-from baselines.core.transformer import TransformerPolicy
+from baselines.core.transformer import TransformerPolicy, check_policy_kwargs
 from noisy_expert_envs.validation import check_choice
 
 DEFAULT_NET_ARCH = [64, 64]
@@ -24,7 +24,9 @@ def make_policy(
     """Build the learner: ``policy`` may be a name of :data:`POLICIES` (``"mlp"``: a plain
     ``ActorCriticPolicy``, default ``net_arch=[64, 64]``; ``"transformer"``:
     :class:`~baselines.core.transformer.TransformerPolicy`, ``policy_kwargs`` ``d_model``, ``n_layers``,
-    ``n_heads``, ``dropout``, ``pad_id``), an ``ActorCriticPolicy`` subclass (built with
+    ``n_heads``, ``dropout``, ``pad_id``, ``net_arch``, ``activation_fn``, ``ortho_init``, any other key
+    refused naming them, sizes beyond :data:`~baselines.core.transformer.MAX_PARAMETER_BYTES` refused before
+    anything is allocated), an ``ActorCriticPolicy`` subclass (built with
     ``policy_kwargs``; default ``net_arch=[64, 64]``), a ready instance (used as given, spaces
     checked), or ``None`` for ``"mlp"``. ``task`` is anything with ``observation_space`` and
     ``action_space`` (a :class:`~baselines.core.task.Task` or an env)."""
@@ -43,7 +45,9 @@ def make_policy(
     if not (isinstance(cls, type) and issubclass(cls, ActorCriticPolicy)):
         raise TypeError(f"policy must be one of {sorted(POLICIES)}, an ActorCriticPolicy subclass or instance, "
                         f"got {policy!r}")
-    defaults = {} if issubclass(cls, TransformerPolicy) else {"net_arch": DEFAULT_NET_ARCH}
-    kwargs = {**defaults, **(policy_kwargs or {})}
+    if issubclass(cls, TransformerPolicy):
+        kwargs = check_policy_kwargs(policy_kwargs or {})
+    else:
+        kwargs = {"net_arch": DEFAULT_NET_ARCH, **(policy_kwargs or {})}
     # BC builds its own optimizer; the policy's lr_schedule is never used for training.
     return cls(task.observation_space, task.action_space, lr_schedule=lambda _: 0.0, **kwargs)

@@ -38,6 +38,87 @@ from torch import nn
 
 from noisy_expert_envs.validation import check_int, check_probability
 
+#: The transformer's own ``policy_kwargs`` (:class:`TokenTransformer`'s arguments).
+TRANSFORMER_KWARGS = ("d_model", "n_layers", "n_heads", "dropout", "pad_id")
+#: Every ``policy_kwargs`` key ``policy="transformer"`` accepts: its own, plus SB3's ``net_arch``
+#: (hidden layers between the readout state and the action and value heads; default none),
+#: ``activation_fn`` (of those layers) and ``ortho_init`` (default off).
+POLICY_KWARGS = (*TRANSFORMER_KWARGS, "net_arch", "activation_fn", "ortho_init")
+#: SB3 keys the transformer policy sets itself (refused by :class:`TransformerPolicy`, saying so).
+FIXED_KWARGS = ("features_extractor_class", "features_extractor_kwargs", "share_features_extractor")
+#: The largest transformer policy built: its parameters as float32 (the documented students have
+#: 10 000-30 000 parameters, about 0.1 MB; training needs about 4x this, with gradients and Adam's moments).
+MAX_PARAMETER_BYTES = 2**30
+
+
+def _layout(observation_space: spaces.Space) -> tuple[tuple[int, ...] | None, int]:
+    """``(nvec, length)``: the token vocabulary per position (``None`` for a Box) and the sequence length."""
+    if isinstance(observation_space, spaces.MultiDiscrete):
+        nvec = tuple(int(n) for n in np.asarray(observation_space.nvec).ravel())
+        return nvec, len(nvec)
+    if isinstance(observation_space, spaces.Discrete):
+        return (int(observation_space.n),), 1
+    if isinstance(observation_space, spaces.Box):
+        return None, int(np.prod(observation_space.shape))
+    raise TypeError(f"the transformer policy reads MultiDiscrete, Discrete or Box observations, got {observation_space}")
+
+
+def _layers(net_arch: Any) -> list[list[int]]:
+    """The hidden layer widths of ``net_arch`` (a list of ints, or ``{"pi": [...], "vf": [...]}``),
+    as [policy, value]; ``TypeError``/``ValueError`` naming it otherwise."""
+    arch = net_arch if isinstance(net_arch, dict) else {"pi": net_arch, "vf": net_arch}
+    if isinstance(net_arch, dict) and not set(net_arch) <= {"pi", "vf"}:
+        raise ValueError(f"net_arch as a mapping takes keys 'pi' and 'vf', got {sorted(net_arch)}")
+    widths = [arch.get("pi", []), arch.get("vf", [])]
+    for layers in widths:
+        if not isinstance(layers, (list, tuple)):
+            raise TypeError(f"net_arch must be a list of layer widths (or {{pi: [...], vf: [...]}}), got {net_arch!r}")
+        for width in layers:
+            check_int("net_arch layer width", width, minimum=1)
+    return [list(layers) for layers in widths]
+
+
+def parameter_count(observation_space: spaces.Space, d_model: int, n_layers: int,
+                    action_space: spaces.Space | None = None, net_arch: Any = ()) -> int:
+    """The parameters of a :class:`TokenTransformer` (and, with ``action_space``, of the
+    :class:`TransformerPolicy` with ``net_arch`` around it), counted from the sizes alone."""
+    nvec, length = _layout(observation_space)
+    embedding = max(nvec) * d_model if nvec is not None else 2 * length * d_model
+    block = 12 * d_model**2 + 13 * d_model  # qkv, proj, the 4x MLP, two LayerNorms
+    total = embedding + length * d_model + n_layers * block + 2 * d_model
+    if action_space is not None:
+        outputs = [spaces.flatdim(action_space), 1]  # the action logits (or means), the value
+        for layers, out in zip(_layers(net_arch), outputs):
+            widths = [d_model, *layers, out]
+            total += sum((a + 1) * b for a, b in zip(widths, widths[1:]))
+    return total
+
+
+def check_size(parameters: int) -> None:
+    """``ValueError`` naming the estimate if ``parameters`` float32 would exceed :data:`MAX_PARAMETER_BYTES`."""
+    if 4 * parameters > MAX_PARAMETER_BYTES:
+        raise ValueError(f"the transformer would have {parameters:_} parameters ({4 * parameters / 2**30:.3g} GiB "
+                         f"as float32), more than the cap of {MAX_PARAMETER_BYTES / 2**30:g} GiB: use a smaller "
+                         "d_model or n_layers")
+
+
+def check_policy_kwargs(policy_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``policy_kwargs`` for ``policy="transformer"``: ``TypeError`` for a key not in
+    :data:`POLICY_KWARGS` (naming them) or an ill-typed ``net_arch``/``ortho_init``/``activation_fn``,
+    ``ValueError`` for a ``net_arch`` width < 1; the transformer's own sizes are checked where it is built."""
+    unknown = sorted(set(policy_kwargs) - set(POLICY_KWARGS) - set(FIXED_KWARGS))
+    if unknown:
+        raise TypeError(f"unknown policy_kwargs key {unknown[0]!r} for policy 'transformer'; valid keys: "
+                        f"{list(POLICY_KWARGS)}")
+    if "net_arch" in policy_kwargs:
+        _layers(policy_kwargs["net_arch"])
+    if not isinstance(policy_kwargs.get("ortho_init", False), bool):
+        raise TypeError(f"ortho_init must be true or false, got {policy_kwargs['ortho_init']!r}")
+    activation = policy_kwargs.get("activation_fn", nn.Tanh)
+    if not (isinstance(activation, type) and issubclass(activation, nn.Module)):
+        raise TypeError(f"activation_fn must be a torch.nn.Module class, got {activation!r}")
+    return dict(policy_kwargs)
+
 
 class CausalBlock(nn.Module):
     """Pre-norm transformer block: causal multi-head self-attention, then a GELU MLP (4x wide)."""
@@ -93,22 +174,16 @@ class TokenTransformer(BaseFeaturesExtractor):
         if d_model % n_heads:
             raise ValueError(f"d_model must be a multiple of n_heads, got d_model={d_model}, n_heads={n_heads}")
         dropout = float(check_probability("dropout", dropout))
+        nvec, length = _layout(observation_space)
+        check_size(parameter_count(observation_space, d_model, n_layers))  # before anything is allocated
         super().__init__(observation_space, features_dim=d_model)
-        if isinstance(observation_space, spaces.MultiDiscrete):
-            self.nvec: tuple[int, ...] | None = tuple(int(n) for n in np.asarray(observation_space.nvec).ravel())
-        elif isinstance(observation_space, spaces.Discrete):
-            self.nvec = (int(observation_space.n),)
-        elif isinstance(observation_space, spaces.Box):
-            self.nvec = None
-        else:
-            raise TypeError(f"the transformer policy reads MultiDiscrete, Discrete or Box observations, "
-                            f"got {observation_space}")
+        self.nvec: tuple[int, ...] | None = nvec
         if pad_id is not None:
             if self.nvec is None:
                 raise ValueError(f"pad_id applies to token observations (MultiDiscrete/Discrete), not {observation_space}")
             pad_id = check_int("pad_id", pad_id, minimum=0, maximum=max(self.nvec) - 1)
         self.pad_id = pad_id
-        self.length = len(self.nvec) if self.nvec is not None else int(np.prod(observation_space.shape))
+        self.length = length
         if self.nvec is not None:
             self.token_embedding = nn.Embedding(max(self.nvec), d_model)
         else:
@@ -184,12 +259,16 @@ class TransformerPolicy(ActorCriticPolicy):
     def __init__(self, observation_space: spaces.Space, action_space: spaces.Space, lr_schedule: Any, *,
                  d_model: int = 32, n_layers: int = 2, n_heads: int = 4, dropout: float = 0.0,
                  pad_id: int | None = None, **kwargs: Any) -> None:
-        for key in ("features_extractor_class", "features_extractor_kwargs", "share_features_extractor"):
+        for key in FIXED_KWARGS:
             if key in kwargs:
                 raise TypeError(f"{key} is fixed by the transformer policy (one shared transformer); set "
                                 f"d_model, n_layers, n_heads, dropout, pad_id instead")
         kwargs.setdefault("net_arch", [])
         kwargs.setdefault("ortho_init", False)
+        # The whole policy's size, heads included, before SB3 allocates any of it (the extractor
+        # checks its own part again, for use in other policies).
+        check_size(parameter_count(observation_space, check_int("d_model", d_model, minimum=1),
+                                   check_int("n_layers", n_layers, minimum=1), action_space, kwargs["net_arch"]))
         self.transformer_kwargs = {"d_model": d_model, "n_layers": n_layers, "n_heads": n_heads, "dropout": dropout,
                                    "pad_id": pad_id}
         super().__init__(observation_space, action_space, lr_schedule, features_extractor_class=TokenTransformer,

@@ -389,11 +389,58 @@ def parse_config(raw: Any, *, check_envs: bool = True) -> SweepConfig:
     return SweepConfig(raw=raw, cells=tuple(cells))
 
 
+#: Bounds on a config file, checked before (size) or while (nodes, depth) it is parsed: the
+#: project's configs are a few kB, 20 levels deep and a few hundred nodes.
+MAX_CONFIG_BYTES = 1_000_000
+#: Nodes after alias expansion (an alias counts as a copy of its anchor's whole subtree): an
+#: "alias bomb" of a few lines expands to billions of nodes when the config is copied or hashed.
+MAX_CONFIG_NODES = 100_000
+MAX_CONFIG_DEPTH = 50
+
+
 def _strict_loader() -> type:
     import yaml
 
+    class ConfigRefused(yaml.YAMLError):
+        """A config beyond a bound (nodes, depth, recursive alias): refused, not "invalid YAML"."""
+
+        def __init__(self, problem: str, mark: Any) -> None:
+            super().__init__(problem)
+            self.problem, self.problem_mark = problem, mark
+
     class StrictSafeLoader(yaml.SafeLoader):
-        """``yaml.SafeLoader`` that refuses a mapping holding the same key twice (PyYAML keeps the last)."""
+        """``yaml.SafeLoader`` that refuses a mapping holding the same key twice (PyYAML keeps the last)
+        and, while composing (before anything is constructed or expanded), a document of more than
+        :data:`MAX_CONFIG_NODES` nodes with aliases expanded or nested deeper than :data:`MAX_CONFIG_DEPTH`."""
+
+        refused = ConfigRefused
+
+        def __init__(self, stream: Any) -> None:
+            super().__init__(stream)
+            self._depth = 0
+            self._sizes: dict[int, int] = {}  # id(node) -> its subtree's node count, aliases expanded
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            mark = self.peek_event().start_mark
+            if self.check_event(yaml.AliasEvent):
+                node = super().compose_node(parent, index)  # the anchored node itself, not a copy
+                if id(node) not in self._sizes:  # its own subtree is still being composed
+                    raise ConfigRefused("recursive alias (a node that contains itself)", mark)
+                return node
+            self._depth += 1
+            if self._depth > MAX_CONFIG_DEPTH:
+                raise ConfigRefused(f"nested deeper than {MAX_CONFIG_DEPTH} levels", mark)
+            try:
+                node = super().compose_node(parent, index)
+            finally:
+                self._depth -= 1
+            children = node.value if isinstance(node, yaml.SequenceNode) else (
+                [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else [])
+            size = 1 + sum(self._sizes[id(child)] for child in children)
+            if size > MAX_CONFIG_NODES:
+                raise ConfigRefused(f"more than {MAX_CONFIG_NODES:_} nodes with aliases expanded", mark)
+            self._sizes[id(node)] = size
+            return node
 
         def construct_mapping(self, node: Any, deep: bool = False) -> Any:
             seen: set[Any] = set()
@@ -413,35 +460,53 @@ def _strict_loader() -> type:
     return StrictSafeLoader
 
 
-def safe_load_yaml(text: str, source: str) -> Any:
-    """Parse YAML safely (no Python objects), refusing duplicate keys; ``ValueError`` naming ``source``.
+def _check_size(source: str, size: int, max_bytes: int) -> None:
+    if size > max_bytes:
+        raise ConfigError(f"config {source!r} refused: {size:_} bytes, more than the {max_bytes:_}-byte cap "
+                          "(sweep configs are a few kB)")
+
+
+def safe_load_yaml(text: str, source: str, *, max_bytes: int = MAX_CONFIG_BYTES) -> Any:
+    """Parse YAML safely (no Python objects), refusing duplicate keys; ``ConfigError`` naming ``source``.
 
     The message's first line names the source and the problem (with its line), e.g.
-    ``config 'sweep.yaml' is not valid YAML: duplicate key 'budgets' (line 7)``.
+    ``config 'sweep.yaml' is not valid YAML: duplicate key 'budgets' (line 7)``. Also refused, before
+    anything is constructed: more than ``max_bytes`` of text, more than :data:`MAX_CONFIG_NODES`
+    nodes once aliases are expanded, nesting deeper than :data:`MAX_CONFIG_DEPTH`.
     """
     import yaml
 
+    _check_size(source, len(text.encode()), max_bytes)
+    loader = _strict_loader()
     try:
-        return yaml.load(text, Loader=_strict_loader())  # noqa: S506  (a SafeLoader subclass)
+        return yaml.load(text, Loader=loader)  # noqa: S506  (a SafeLoader subclass)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
         at = ""
         if mark is not None and "line" not in problem:
             at = f" (line {mark.line + 1}, column {mark.column + 1})"
-        raise ConfigError(f"config {source!r} is not valid YAML: {problem}{at}") from None
+        what = "refused" if isinstance(err, loader.refused) else "is not valid YAML"
+        raise ConfigError(f"config {source!r} {what}: {problem}{at}") from None
 
 
-def load_config(path: str | Path) -> SweepConfig:
-    """Read a YAML config file (duplicate keys refused) and :func:`parse_config` it."""
+def read_config_text(path: str | Path) -> str:
+    """The text of a config file; ``ConfigError`` naming it if unreadable, not UTF-8, or larger than
+    :data:`MAX_CONFIG_BYTES` (checked before it is read)."""
     path = Path(path)
     try:
-        text = path.read_text()
+        _check_size(str(path), path.stat().st_size, MAX_CONFIG_BYTES)
+        return path.read_text()
     except OSError as err:
         raise ConfigError(f"cannot read config {str(path)!r}: {err.strerror}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"cannot read config {str(path)!r}: not UTF-8 text") from None
-    return parse_config(safe_load_yaml(text, str(path)))
+
+
+def load_config(path: str | Path) -> SweepConfig:
+    """Read a YAML config file (duplicate keys refused, size, nodes and depth bounded) and
+    :func:`parse_config` it."""
+    return parse_config(safe_load_yaml(read_config_text(path), str(path)))
 
 
 def config_diff(stored: Any, new: Any, prefix: str = "") -> str | None:

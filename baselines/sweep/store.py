@@ -23,6 +23,7 @@ Durability rules (a sweep may be killed at any instant):
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import fcntl
 import functools
@@ -32,7 +33,7 @@ import os
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import yaml
 
@@ -81,6 +82,27 @@ def config_fingerprint(config: dict[str, Any]) -> str:
     """The sha256 of a config's canonical JSON (sorted keys, no spaces): what records are matched on."""
     canonical = json.dumps(config, sort_keys=True, separators=(",", ":"), default=repr)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def check_directory_name(directory: str | os.PathLike[str]) -> Path:
+    """``directory`` as a path; ``StoreError`` for an empty name (``Path("")`` is the current
+    directory, where results, config, lock and report would land unasked)."""
+    if not str(directory).strip():
+        raise StoreError(f"results directory {str(directory)!r}: an empty name (it would mean the current directory); "
+                         "name a directory, e.g. 'results'")
+    return Path(directory)
+
+
+@contextlib.contextmanager
+def _writing(path: Path) -> Iterator[None]:
+    """Name ``path`` in an ``OSError`` raised while writing it: ``os.write``/``fsync`` errors (a full
+    disk, "File too large") carry no file name, and the CLI's one line must say which file."""
+    try:
+        yield
+    except OSError as err:
+        if err.filename is not None:
+            raise
+        raise OSError(err.errno, err.strerror or str(err), str(path)) from err
 
 
 def _utcnow() -> str:
@@ -187,7 +209,7 @@ class ResultStore:
     """A results directory: ``results.jsonl``, ``config.yaml`` and a lock file."""
 
     def __init__(self, directory: str | Path) -> None:
-        self.dir = Path(directory)
+        self.dir = check_directory_name(directory)
         self.results_path = self.dir / RESULTS_FILE
         self.config_path = self.dir / CONFIG_FILE
         self._fd: int | None = None
@@ -211,12 +233,13 @@ class ResultStore:
 
     def stored_config(self) -> dict[str, Any] | None:
         """The stored config (``None`` if there is none); ``ValueError`` naming the file if it is invalid."""
-        from baselines.sweep.config import safe_load_yaml
+        from baselines.sweep.config import MAX_CONFIG_BYTES, safe_load_yaml
 
         if not self.config_path.exists():
             return None
         try:
-            raw = safe_load_yaml(self.config_path.read_text(), str(self.config_path))
+            # Our block-style dump of a config may be a few times its flow-style source: a larger cap.
+            raw = safe_load_yaml(self.config_path.read_text(), str(self.config_path), max_bytes=4 * MAX_CONFIG_BYTES)
         except UnicodeDecodeError:
             raise StoreError(f"{self.config_path}: not a valid config (not UTF-8 text)") from None
         if not isinstance(raw, dict) or not raw:
@@ -246,11 +269,15 @@ class ResultStore:
             stamp = _dt.datetime.now().strftime("%Y%m%dT%H%M%S%f")
             os.replace(self.config_path, self.config_path.with_name(f"{CONFIG_FILE}.replaced-{stamp}"))
         tmp = self.config_path.with_suffix(".yaml.tmp")
-        with open(tmp, "w") as f:
-            yaml.safe_dump(raw, f, sort_keys=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.config_path)
+        try:
+            with _writing(tmp), open(tmp, "w") as f:
+                yaml.safe_dump(raw, f, sort_keys=False)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.config_path)
+        except BaseException:  # any failure (full disk, a signal, a bad value): no half-written temp file
+            tmp.unlink(missing_ok=True)
+            raise
 
     def open_for_append(self, fingerprint: str) -> Records:
         """Check the existing file against ``fingerprint`` (raising on a bad line), open it for appending,
@@ -262,7 +289,7 @@ class ResultStore:
         if records.torn is not None:
             stamp = _dt.datetime.now().strftime("%Y%m%dT%H%M%S%f")
             side = self.results_path.with_name(f"{RESULTS_FILE}.torn-{stamp}")
-            with open(side, "xb") as f:
+            with _writing(side), open(side, "xb") as f:
                 f.write(records.torn)
                 f.flush()
                 os.fsync(f.fileno())
@@ -279,10 +306,11 @@ class ResultStore:
             raise RuntimeError("open_for_append() first")
         record = {**record, FINGERPRINT_FIELD: self._fingerprint}
         line = (json.dumps(record, sort_keys=True, default=_json_default) + "\n").encode()
-        written = os.write(self._fd, line)
-        while written < len(line):  # regular files write everything at once; be safe anyway
-            written += os.write(self._fd, line[written:])
-        os.fsync(self._fd)
+        with _writing(self.results_path):
+            written = os.write(self._fd, line)
+            while written < len(line):  # regular files write everything at once; be safe anyway
+                written += os.write(self._fd, line[written:])
+            os.fsync(self._fd)
 
     def close(self) -> None:
         for attr in ("_fd", "_lock_fd"):

@@ -23,9 +23,17 @@ MAX_LENGTH = 10_000
 
 #: ``split`` values: every prompt (None), the training prompts, or the held-out evaluation prompts.
 SPLITS = ("train", "eval")
-#: Below this many possible prompts the split is enumerated at construction, so an empty side is
-#: refused there (above it, each side holds ~its fraction of over 100 000 prompts).
+#: Below this many possible prompts the split is enumerated at construction, so each side's share
+#: is exact (above it, each side holds ~its fraction of over 100 000 prompts).
 _ENUMERATE_LIMIT = 100_000
+#: The smallest share of the prompts either side of a split may hold: a prompt is drawn uniformly
+#: and redrawn until it is on the env's side, ~1/share draws per reset.
+MIN_SIDE_FRACTION = 1e-3
+#: The redraws one reset may take: with a side's share >= MIN_SIDE_FRACTION, running out has
+#: probability below (1 - 1e-3) ** 100_000 ~ e**-100.
+MAX_DRAWS = 100_000
+DEFAULT_EVAL_FRACTION = 0.2
+DEFAULT_SPLIT_SEED = 0
 
 
 def prompt_split(prompt: np.ndarray, split_seed: int, eval_fraction: float) -> str:
@@ -46,14 +54,16 @@ def _sides(prompts: np.ndarray, split_seed: int, eval_fraction: float) -> np.nda
 
 
 @functools.lru_cache(maxsize=64)
-def _split_sides(vocab_size: int, prompt_length: int, split_seed: int, eval_fraction: float) -> frozenset[str]:
-    """The sides of the split that hold prompts (enumerated for small prompt sets, cached: envs
-    are built per evaluation episode)."""
+def _side_fractions(vocab_size: int, prompt_length: int, split_seed: int, eval_fraction: float) -> dict[str, float]:
+    """The share of all prompts on each side of the split: exact (enumerated) for small prompt sets,
+    the expected ``eval_fraction`` and ``1 - eval_fraction`` above :data:`_ENUMERATE_LIMIT` (cached:
+    envs are built per evaluation episode)."""
     n_prompts = vocab_size**prompt_length
     if n_prompts > _ENUMERATE_LIMIT:
-        return frozenset(SPLITS)
+        return {"train": 1.0 - eval_fraction, "eval": eval_fraction}
     digits = np.stack(np.unravel_index(np.arange(n_prompts), (vocab_size,) * prompt_length), axis=1)
-    return frozenset(_sides(digits, split_seed, eval_fraction).tolist())
+    held_out = float(np.mean(_sides(digits, split_seed, eval_fraction) == "eval"))
+    return {"train": 1.0 - held_out, "eval": held_out}
 
 
 def running_sums(prompt: np.ndarray, chain_length: int, vocab_size: int) -> np.ndarray:
@@ -124,10 +134,14 @@ class TokenChainEnv(gym.Env[np.ndarray, np.int64]):
     - ``process_reward`` (float >= 0, default 0.0): reward per prefix-correct token.
     - ``split`` (``None``, ``"train"`` or ``"eval"``, default None): draw prompts from all prompts,
       or only from the training or the held-out evaluation side of a seeded split
-      (:func:`prompt_split`; a prompt is drawn uniformly, then redrawn until it is on the side).
-      ``baselines`` trains on ``"train"`` and evaluates on ``"eval"`` when given ``split="train"``.
+      (:func:`prompt_split`; a prompt is drawn uniformly, then redrawn until it is on the side, at
+      most ``MAX_DRAWS`` times). ``baselines`` trains on ``"train"`` and evaluates on ``"eval"`` when
+      given ``split="train"``. Each side must hold at least one prompt and a share of at least
+      ``MIN_SIDE_FRACTION`` (1/1000) of them, checked at construction.
     - ``eval_fraction`` (float in (0, 1), default 0.2): the fraction of prompts held out.
     - ``split_seed`` (int >= 0, default 0): the seed of the split's hash.
+      ``eval_fraction`` and ``split_seed`` other than their defaults need ``split="train"`` or
+      ``"eval"`` (with ``split=None`` they would mean nothing, so they are refused).
     - ``render_mode``: ``None`` or ``"ansi"``.
     """
 
@@ -140,8 +154,8 @@ class TokenChainEnv(gym.Env[np.ndarray, np.int64]):
         prompt_length: int = 4,
         process_reward: float = 0.0,
         split: str | None = None,
-        eval_fraction: float = 0.2,
-        split_seed: int = 0,
+        eval_fraction: float = DEFAULT_EVAL_FRACTION,
+        split_seed: int = DEFAULT_SPLIT_SEED,
         render_mode: str | None = None,
     ) -> None:
         self.chain_length = check_int("chain_length", chain_length, minimum=1, maximum=MAX_LENGTH)
@@ -155,6 +169,8 @@ class TokenChainEnv(gym.Env[np.ndarray, np.int64]):
         self.split_seed = check_int("split_seed", split_seed, minimum=0)
         if self.split is not None:
             self._check_split_sides()
+        else:
+            self._check_no_split_arguments()
         if render_mode not in (None, "ansi"):
             raise ValueError(f"render_mode must be None or 'ansi', got {render_mode!r}")
         self.render_mode = render_mode
@@ -165,23 +181,39 @@ class TokenChainEnv(gym.Env[np.ndarray, np.int64]):
         self.tokens = np.full(length, self.pad_id, dtype=np.int64)
         self.position = 0
 
+    def _check_no_split_arguments(self) -> None:
+        """``ValueError`` naming ``eval_fraction``/``split_seed`` given (not the defaults) with ``split=None``."""
+        given = [f"{name}={value!r}" for name, value, default in (
+            ("eval_fraction", self.eval_fraction, DEFAULT_EVAL_FRACTION),
+            ("split_seed", self.split_seed, DEFAULT_SPLIT_SEED)) if value != default]
+        if given:
+            raise ValueError(f"{', '.join(given)} given with split=None, where no split is made: they need "
+                             f"split='train' or split='eval'")
+
     def _check_split_sides(self) -> None:
-        """``ValueError`` if a side of the split holds no prompt (only small prompt sets can)."""
-        sides = _split_sides(self.vocab_size, self.prompt_length, self.split_seed, self.eval_fraction)
-        if sides != set(SPLITS):
-            raise ValueError(
-                f"with vocab_size={self.vocab_size}, prompt_length={self.prompt_length} "
-                f"({self.vocab_size ** self.prompt_length} prompts), split_seed={self.split_seed} and "
-                f"eval_fraction={self.eval_fraction} every prompt is on the {next(iter(sides))!r} side: use more "
-                f"prompts (a larger vocab_size or prompt_length) or another split"
-            )
+        """``ValueError`` if a side of the split holds no prompt, or less than :data:`MIN_SIDE_FRACTION` of them."""
+        fractions = _side_fractions(self.vocab_size, self.prompt_length, self.split_seed, self.eval_fraction)
+        n_prompts = self.vocab_size**self.prompt_length
+        setting = (f"with vocab_size={self.vocab_size}, prompt_length={self.prompt_length} ({n_prompts} prompts), "
+                   f"split_seed={self.split_seed} and eval_fraction={self.eval_fraction}")
+        empty = [side for side, fraction in fractions.items() if fraction == 0.0]
+        if empty:
+            raise ValueError(f"{setting} every prompt is on the {SPLITS[1 - SPLITS.index(empty[0])]!r} side: use more "
+                             f"prompts (a larger vocab_size or prompt_length) or another split")
+        side, fraction = min(fractions.items(), key=lambda item: item[1])
+        if fraction < MIN_SIDE_FRACTION:
+            raise ValueError(f"{setting} the {side!r} side holds a share {fraction:.3g} of the prompts, below the "
+                             f"minimum {MIN_SIDE_FRACTION} (prompts are redrawn until on the env's side): use "
+                             f"eval_fraction in [{MIN_SIDE_FRACTION}, {1 - MIN_SIDE_FRACTION}]")
 
     def _draw_prompt(self) -> np.ndarray:
         """A uniform prompt on this env's side of the split (all prompts with ``split=None``)."""
-        while True:
+        for _ in range(MAX_DRAWS):
             prompt = self.np_random.integers(self.vocab_size, size=self.prompt_length)
             if self.split is None or prompt_split(prompt, self.split_seed, self.eval_fraction) == self.split:
                 return prompt
+        raise RuntimeError(f"drew {MAX_DRAWS} prompts and none was on the {self.split!r} side of the split "
+                           f"(eval_fraction={self.eval_fraction}, split_seed={self.split_seed})")
 
     @property
     def prompt(self) -> np.ndarray:

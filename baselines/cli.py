@@ -91,7 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_examples(
             "list", "demo --out demo-results --jobs 2", "run experiments/separation.yaml --out sep --jobs 2",
             "report sep", "diagnose NoisyExpert/CombinationLock-v0 horizon=20 epsilon=0.3",
-        ) + "\n\nexit codes: 0 ok, 1 some runs failed, 2 bad usage, config or file-system error, 130 interrupted "
+        ) + "\n\nexit codes: 0 ok, 1 some runs failed (or an internal error, with its traceback), 2 bad usage, config "
+          "or file-system error,\n130 interrupted "
           "(SIGINT), 143 terminated (SIGTERM).\nSIGINT or SIGTERM to a sweep stops its workers within a few "
           "seconds; finished runs are saved\n(an interrupted run is not), and the same command resumes. With "
           "--backend ray the running tasks\nare cancelled (force) and a Ray instance the sweep started is shut down.",
@@ -177,6 +178,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class UsageError(ValueError):
+    """A bad command line that argparse cannot see (exit 2, one line). Only this, :class:`ConfigError`
+    and :class:`StoreError` are reported as bad input: any other ``ValueError`` is a bug and keeps its
+    traceback (exit 1)."""
+
+
 def _parse_kwargs(items: list[str]) -> dict[str, Any]:
     import yaml
 
@@ -184,21 +191,21 @@ def _parse_kwargs(items: list[str]) -> dict[str, Any]:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise ValueError(f"expected key=value, got {item!r}")
+            raise UsageError(f"expected key=value, got {item!r}")
         out[key] = yaml.safe_load(value)
     return out
 
 
 def _confirm_grid(n_runs: int, yes: bool) -> None:
-    """Ask before a very large grid: ``ValueError`` unless ``yes``, or a "y" typed on a terminal."""
+    """Ask before a very large grid: :class:`UsageError` unless ``yes``, or a "y" typed on a terminal."""
     if n_runs <= LARGE_GRID or yes:
         return
     message = f"the grid has {n_runs} runs (more than {LARGE_GRID})"
     if not sys.stdin.isatty():
-        raise ValueError(f"{message}; pass --yes to run it")
+        raise UsageError(f"{message}; pass --yes to run it")
     answer = input(f"{message}; run them all? [y/N] ")
     if answer.strip().lower() not in ("y", "yes"):
-        raise ValueError(f"{message}; not confirmed, nothing was run")
+        raise UsageError(f"{message}; not confirmed, nothing was run")
 
 
 def _sweep(args: argparse.Namespace, config: Any) -> int:
@@ -206,7 +213,7 @@ def _sweep(args: argparse.Namespace, config: Any) -> int:
     from baselines.sweep.store import check_directory_name
 
     if args.out is None:
-        raise ValueError("--out DIR is required")
+        raise UsageError("--out DIR is required")
     check_directory_name(args.out)  # before the --yes prompt; "" would mean the current directory
     _confirm_grid(len(config.cells), args.yes)
     summary = run_sweep(config, args.out, jobs=args.jobs, backend=args.backend, ray_address=args.ray_address,
@@ -273,11 +280,17 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_diagnose(args: argparse.Namespace) -> int:
     import json
 
+    from baselines.core.task import make_env
     from baselines.diagnose import diagnose, format_diagnosis
     from noisy_expert_envs.registration import check_env_id
 
-    check_env_id(args.env_id)
-    result = diagnose(args.env_id, _parse_kwargs(args.kwargs), episodes=args.episodes, seed=args.seed)
+    kwargs = _parse_kwargs(args.kwargs)
+    try:  # the id and its kwargs are the user's: refused in one line before any rollout
+        check_env_id(args.env_id)
+        make_env(args.env_id, kwargs).close()
+    except (TypeError, ValueError) as err:
+        raise UsageError(f"{args.env_id} with {kwargs}: {err}") from None
+    result = diagnose(args.env_id, kwargs, episodes=args.episodes, seed=args.seed)
     print(json.dumps(result, indent=2) if args.json else format_diagnosis(result))
     return 0
 
@@ -332,10 +345,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `list | head -3`: the reader has what it wanted, which is no error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the exit's flush must not fail again
         return 0
-    except (ConfigError, StoreError) as err:  # a bad config, results directory or file: named, one line
-        print(f"{PROG} {args.command}: error: {_first_line(err)}", file=sys.stderr)
-        return 2
-    except (ValueError, TypeError) as err:  # the CLI's and run()'s own argument checks (e.g. --out, env kwargs)
+    except (ConfigError, StoreError, UsageError) as err:  # bad input (config, results, command line): one line
         print(f"{PROG} {args.command}: error: {_first_line(err)}", file=sys.stderr)
         return 2
     except OSError as err:  # read-only or immutable file, full disk, a file where a directory is needed, ...

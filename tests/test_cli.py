@@ -363,3 +363,26 @@ def test_large_grid_threshold_is_in_the_help(capsys):
     with pytest.raises(SystemExit):
         main(["run", "--help"])
     assert f"more than {LARGE_GRID} runs" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, named", [
+    (["diagnose", "NoisyExpert/CombinationLock-v0", "horizon=-3"], "horizon"),
+    (["diagnose", "NoisyExpert/NoSuchTask-v0"], "NoSuchTask"),
+    (["diagnose", "NoisyExpert/CombinationLock-v0", "horizon"], "expected key=value"),
+])
+def test_bad_input_on_the_command_line_is_one_line_and_exit_2(argv, named, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and named in err and "Traceback" not in err
+
+
+def test_a_bug_s_value_error_is_not_reported_as_bad_input(monkeypatch):
+    # only ConfigError/StoreError/UsageError mean bad input: any other ValueError is ours, and keeps its traceback
+    import baselines.diagnose
+
+    def broken(*args, **kwargs):
+        raise ValueError("an internal invariant failed")
+
+    monkeypatch.setattr(baselines.diagnose, "diagnose", broken)
+    with pytest.raises(ValueError, match="an internal invariant failed"):
+        main(["diagnose", "NoisyExpert/CombinationLock-v0", "horizon=3"])

@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 from typing import Any, Sequence
 
-from baselines.sweep.config import ENV_KEYS, TOP_LEVEL_KEYS
+from baselines.sweep.config import ENV_KEYS, TOP_LEVEL_KEYS, ConfigError
 
 #: Keys a mapping may gain by ``--set`` at a path (other mappings: only the keys they already have,
 #: except the free-form ``kwargs``/``grid``/``policy_kwargs`` ones, which the config's validation checks).
@@ -26,25 +26,25 @@ def _choices(items: Any) -> str:
 def _set(raw: Any, key: str, value: Any) -> None:
     parts = key.split(".")
     if not key or "" in parts:
-        raise ValueError(f"--set {key!r}: expected a dotted key such as 'eval_episodes' or 'envs.0.grid.horizon'")
+        raise ConfigError(f"--set {key!r}: expected a dotted key such as 'eval_episodes' or 'envs.0.grid.horizon'")
     node, path = raw, []
     for i, part in enumerate(parts):
         last = i == len(parts) - 1
         where = ".".join(parts[:i]) or "the config"
         if isinstance(node, list):
             if not (part.isdigit() and int(part) < len(node)):
-                raise ValueError(f"--set {key!r}: {where} is a list of {len(node)}; valid indices: 0..{len(node) - 1}")
+                raise ConfigError(f"--set {key!r}: {where} is a list of {len(node)}; valid indices: 0..{len(node) - 1}")
             index: Any = int(part)
             path.append("*")
         elif isinstance(node, dict):
             allowed = _NEW_KEYS_ALLOWED.get(tuple(path), ())
             if part not in node and part not in allowed and (not path or path[-1] not in _FREE_FORM):
-                raise ValueError(f"--set {key!r}: unknown key {part!r} in {where}; valid choices: "
+                raise ConfigError(f"--set {key!r}: unknown key {part!r} in {where}; valid choices: "
                                  f"{_choices(dict.fromkeys([*node, *allowed]))}")
             index = part
             path.append(part)
         else:
-            raise ValueError(f"--set {key!r}: {where} is {node!r}, not a mapping or list")
+            raise ConfigError(f"--set {key!r}: {where} is {node!r}, not a mapping or list")
         if last:
             node[index] = value
         else:
@@ -65,10 +65,10 @@ def apply_overrides(raw: Any, seeds: int | None = None, sets: Sequence[str] = ()
     for item in sets:
         key, sep, text = item.partition("=")
         if not sep:
-            raise ValueError(f"--set expects key=value, got {item!r}")
+            raise ConfigError(f"--set expects key=value, got {item!r}")
         try:
             value = yaml.safe_load(text)
         except yaml.YAMLError as err:
-            raise ValueError(f"--set {key!r}: the value {text!r} is not valid YAML ({str(err).splitlines()[0]})") from None
+            raise ConfigError(f"--set {key!r}: the value {text!r} is not valid YAML ({str(err).splitlines()[0]})") from None
         _set(raw, key.strip(), value)
     return raw

@@ -386,3 +386,23 @@ def test_a_bug_s_value_error_is_not_reported_as_bad_input(monkeypatch):
     monkeypatch.setattr(baselines.diagnose, "diagnose", broken)
     with pytest.raises(ValueError, match="an internal invariant failed"):
         main(["diagnose", "NoisyExpert/CombinationLock-v0", "horizon=3"])
+
+
+def test_a_report_s_write_fault_names_the_file(tmp_path):
+    import resource
+    import signal
+
+    store = tmp_path / "sep"
+    shutil.copytree(Path(__file__).parents[1] / "docs" / "results" / "separation", store)
+    for name in ("report.md", "fits.json"):
+        (store / name).unlink()
+
+    def limit() -> None:  # fits.json (~20 kB) is written first and goes past the limit
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4000, 4000))
+
+    done = subprocess.run([sys.executable, "-m", "baselines", "report", str(store), "--no-plots"],
+                          capture_output=True, text=True, timeout=300, preexec_fn=limit,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1 and done.stderr.endswith(f"{store / 'fits.json'}: File too large\n")

@@ -16,9 +16,9 @@ from typing import Any
 
 from baselines.analysis.summary import Row, build_rows
 from baselines.sweep.threshold import DEFAULT_TARGET
-from baselines.sweep.store import RESULTS_FILE, ResultStore, StoreError, config_fingerprint, describe_failure
+from baselines.sweep.store import RESULTS_FILE, ResultStore, StoreError, config_fingerprint, describe_failure, writing
 from baselines.report.tables import labels_to_target_table, markdown_table
-from baselines.analysis.growth import GrowthCell, analyse, is_threshold_record, threshold_tables, write_fits
+from baselines.analysis.growth import FITS_FILE, GrowthCell, analyse, is_threshold_record, threshold_tables, write_fits
 
 
 @dataclass
@@ -71,18 +71,21 @@ def make_report(directory: str | Path, *, target: float | None = None, plots: bo
                              f"measured at target {', '.join(map(str, measured))} "
                              "(re-run the sweep with that target)")
         report.growth = analyse(thresholds)
-        report.notes.append(f"growth fits written to {write_fits(report.growth, directory)}")
+        with writing(directory / FITS_FILE):
+            report.notes.append(f"growth fits written to {write_fits(report.growth, directory)}")
     elif not report.rows:
         report.notes.append("no successful runs to report")
     if plots and report.rows:
         from baselines.report.plots import draw_all
 
-        report.plots, skipped = draw_all(report.rows, target, directory)
+        with writing(directory / "*.png"):  # a plot's write error names its directory at least
+            report.plots, skipped = draw_all(report.rows, target, directory)
         report.notes += skipped
     if plots and report.growth:
         from baselines.report.growth_plots import draw_threshold_plots
 
-        paths, skipped = draw_threshold_plots(report.growth, directory)
+        with writing(directory / "*.png"):
+            paths, skipped = draw_threshold_plots(report.growth, directory)
         report.plots += paths
         report.notes += skipped
     head = f"{len(ok)} successful runs, {len(report.errors)} failed cells; "
@@ -103,7 +106,8 @@ def make_report(directory: str | Path, *, target: float | None = None, plots: bo
     if report.notes:
         lines += ["## Notes", ""] + [f"- {n}" for n in report.notes] + [""]
     report.markdown = "\n".join(lines)
-    (directory / "report.md").write_text(report.markdown)
+    with writing(directory / "report.md"):
+        (directory / "report.md").write_text(report.markdown)
     return report
 
 

@@ -94,7 +94,7 @@ def check_directory_name(directory: str | os.PathLike[str]) -> Path:
 
 
 @contextlib.contextmanager
-def _writing(path: Path) -> Iterator[None]:
+def writing(path: Path) -> Iterator[None]:
     """Name ``path`` in an ``OSError`` raised while writing it: ``os.write``/``fsync`` errors (a full
     disk, "File too large") carry no file name, and the CLI's one line must say which file."""
     try:
@@ -270,7 +270,7 @@ class ResultStore:
             os.replace(self.config_path, self.config_path.with_name(f"{CONFIG_FILE}.replaced-{stamp}"))
         tmp = self.config_path.with_suffix(".yaml.tmp")
         try:
-            with _writing(tmp), open(tmp, "w") as f:
+            with writing(tmp), open(tmp, "w") as f:
                 yaml.safe_dump(raw, f, sort_keys=False)
                 f.flush()
                 os.fsync(f.fileno())
@@ -289,7 +289,7 @@ class ResultStore:
         if records.torn is not None:
             stamp = _dt.datetime.now().strftime("%Y%m%dT%H%M%S%f")
             side = self.results_path.with_name(f"{RESULTS_FILE}.torn-{stamp}")
-            with _writing(side), open(side, "xb") as f:
+            with writing(side), open(side, "xb") as f:
                 f.write(records.torn)
                 f.flush()
                 os.fsync(f.fileno())
@@ -306,7 +306,7 @@ class ResultStore:
             raise RuntimeError("open_for_append() first")
         record = {**record, FINGERPRINT_FIELD: self._fingerprint}
         line = (json.dumps(record, sort_keys=True, default=_json_default) + "\n").encode()
-        with _writing(self.results_path):
+        with writing(self.results_path):
             written = os.write(self._fd, line)
             while written < len(line):  # regular files write everything at once; be safe anyway
                 written += os.write(self._fd, line[written:])

@@ -88,6 +88,19 @@ def fit(
         trainer.train(n_batches=updates, progress_bar=False, log_interval=updates + 1)
 
 
+@dataclass(frozen=True)
+class Demonstrations:
+    """One run's labelled states and how they are fitted: ``targets`` are the labels (or, for loss
+    ``forward_kl``, the teacher's probability rows); ``accounting.updates`` gradient steps of batch
+    ``batch_size``."""
+
+    obs: np.ndarray
+    targets: np.ndarray
+    loss: str
+    batch_size: int
+    accounting: Accounting
+
+
 class BC:
     """Behaviour cloning on ``budget`` expert-labelled transitions (noisy, or clean for ``bc_clean``;
     with ``distribution``, ``sft_logits``: the noisy expert's probabilities at its own states, trained
@@ -121,8 +134,9 @@ class BC:
             raise ValueError(f"sft_logits trains on the teacher's action probabilities and needs Discrete actions; "
                              f"{task.env_id} has {task.action_space}")
 
-    def train(self, policy: ActorCriticPolicy, task: Task, *, budget: int, seed: int, settings: BC.Settings,
-              on_round: OnRound | None = None) -> Accounting:
+    def prepare(self, task: Task, *, budget: int, seed: int, settings: BC.Settings) -> Demonstrations:
+        """Collect this run's demonstrations and fix its training: what :meth:`train` fits on (the
+        batched engine, :mod:`baselines.learners.batched`, fits many seeds' at once)."""
         recorder = DistributionRecorder(task.oracle(RunSeeds(seed).oracle), budget) if self.distribution else None
         demos, labels = collect_demonstrations(task, budget, seed, clean=self.clean, expert=recorder)
         transitions = rollout.flatten_trajectories(demos)
@@ -132,10 +146,16 @@ class BC:
             updates = max(settings.min_updates, settings.epochs * len(transitions) // batch_size)  # type: ignore[operator]  (resolved: never None here)
         else:
             updates = equal_updates(labels, settings.updates_per_label)
-        fit(policy, transitions.obs, targets, updates=updates, batch_size=batch_size, lr=settings.lr,
-            ent_weight=settings.ent_weight, rng=RunSeeds(seed).learner_rng(),
-            loss="sampled" if recorder is None else "forward_kl")
         accounting = Accounting(labels_used=labels, env_steps=labels, updates=updates, episodes=len(demos), rounds=1)
+        return Demonstrations(transitions.obs, targets, "sampled" if recorder is None else "forward_kl", batch_size,
+                              accounting)
+
+    def train(self, policy: ActorCriticPolicy, task: Task, *, budget: int, seed: int, settings: BC.Settings,
+              on_round: OnRound | None = None) -> Accounting:
+        data = self.prepare(task, budget=budget, seed=seed, settings=settings)
+        accounting = data.accounting
+        fit(policy, data.obs, data.targets, updates=accounting.updates, batch_size=data.batch_size, lr=settings.lr,
+            ent_weight=settings.ent_weight, rng=RunSeeds(seed).learner_rng(), loss=data.loss)
         if on_round is not None:
             on_round(policy, accounting)
         return accounting

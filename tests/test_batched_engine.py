@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 
 import pytest
 from conftest import require_baselines_stack
@@ -27,7 +26,8 @@ from baselines.core.run import RunSpec, train_spec
 from baselines.core.seeds import RunSeeds
 from baselines.core.task import Task
 from baselines.learners import get_learner, losses
-from baselines.learners.batched import StackedActor, StackedAdam, _seed_run, check_batch, fit_stacked, train_batched
+from baselines.learners.batched import (StackedActor, StackedAdam, _seed_run, categorical_grads, check_batch,
+                                        fit_stacked, stacked_loss, train_batched)
 from baselines.learners.bc import fit
 from baselines.sweep.config import ConfigError, parse_config
 from baselines.sweep.store import read_records
@@ -108,6 +108,22 @@ def test_seeds_batched_get_what_each_gets_alone(env_id, env_kwargs):
         for name, p in _actor_parameters(a.policy).items():
             th.testing.assert_close(_actor_parameters(b.policy)[name], p, rtol=RTOL, atol=ATOL, msg=name)
     assert alone[0].accounting.updates != alone[2].accounting.updates
+
+
+@pytest.mark.parametrize("policy_kwargs", [None, {"activation_fn": th.nn.ReLU, "net_arch": [16, 8, 12]}])
+def test_the_gradients_by_hand_are_autograds(policy_kwargs):
+    task = Task(LOCK, dict(LOCK_KWARGS))
+    actor = StackedActor([make_policy(task, None, policy_kwargs) for _ in range(3)])
+    assert actor.by_hand
+    x, y = th.rand(3, 32, task.observation_space.shape[0]), th.randint(0, 4, (3, 32))
+    weights = th.full((3, 32), 1 / 32)
+    weights[1, 20:] = 0.0  # a seed with a smaller batch
+    by_hand = categorical_grads(actor, x, y, weights, 0.1)
+    loss = stacked_loss(actor.forward(x), y, weights, 0.1, None)
+    th.testing.assert_close(by_hand[0], loss.detach())
+    for mine, reference in zip(by_hand[1], th.autograd.grad(loss.sum(), actor.parameters())):
+        th.testing.assert_close(mine, reference, rtol=1e-5, atol=1e-7)
+    assert not StackedActor([make_policy(Task("NoisyExpert/Pendulum-v1", {}))]).by_hand  # Box: autograd
 
 
 def test_a_stopped_seed_does_not_move_even_with_momentum():
@@ -204,8 +220,8 @@ def test_the_cli_engine_flag(tmp_path, capsys):
 
 
 def _labels_to_target(path, target: float) -> tuple[dict[int, float], dict[int, float]]:
-    """Per seed: the smallest budget of the grid whose success reaches ``target`` (inf if none), and
-    the success at the largest budget."""
+    """Per seed: the smallest budget of the grid whose success reaches ``target`` (twice the largest
+    budget if none: a censored value that keeps its rank), and the success at the largest budget."""
     records = read_records(path).latest_ok().values()
     budgets = sorted({r["budget"] for r in records})
     reached: dict[int, float] = {}
@@ -213,7 +229,7 @@ def _labels_to_target(path, target: float) -> tuple[dict[int, float], dict[int, 
         if r["success_rate"] >= target:
             reached[r["seed"]] = r["budget"]
         else:
-            reached.setdefault(r["seed"], math.inf)
+            reached.setdefault(r["seed"], 2 * budgets[-1])
     success = {r["seed"]: r["success_rate"] for r in records if r["budget"] == budgets[-1]}
     return reached, success
 
@@ -235,7 +251,8 @@ def test_the_engines_agree_statistically_over_24_seeds(tmp_path):
     for single, batched in ((t_single, t_batched), (s_single, s_batched)):
         a, b = np.array(list(single.values())), np.array(list(batched.values()))
         assert len(a) == len(b) == 24
-        if not np.array_equal(np.sort(a), np.sort(b)):  # identical samples: nothing to test
-            assert stats.mannwhitneyu(a, b).pvalue > 0.01
+        assert stats.mannwhitneyu(a, b).pvalue > 0.01
         assert abs(np.median(b) - np.median(a)) <= 0.15 * abs(np.median(a))
-    assert sum(math.isfinite(t) for t in t_single.values()) >= 12  # the target is reached: a real comparison
+        print(f"single median {np.median(a)}, batched median {np.median(b)}, "
+              f"{int(np.sum(a != b))} of 24 seeds differ")
+    assert sum(t <= config["budgets"][-1] for t in t_single.values()) >= 12  # mostly reached: a real comparison

@@ -35,8 +35,6 @@ from torch import nn
 
 #: The learners the batched engine trains (the others, and ``policy: transformer``, train on the single engine).
 BATCHED_ALGOS = ("bc", "bc_clean")
-#: ``single``: every seed through imitation's BC trainer (the reference); ``batched``: this module.
-ENGINES = ("single", "batched")
 #: Adam's constants, as ``torch.optim.Adam``'s defaults (the single engine's optimizer).
 ADAM_BETAS = (0.9, 0.999)
 ADAM_EPS = 1e-8

@@ -53,6 +53,9 @@ def _add_sweep_flags(p: argparse.ArgumentParser, default_out: str | None) -> Non
     p.add_argument("--jobs", type=_jobs, default=1, metavar="N", help="runs in parallel (one CPU each)")
     p.add_argument("--backend", choices=("local", "ray"), default="local",
                    help="local process pool, or Ray tasks (needs the 'ray' extra)")
+    p.add_argument("--engine", choices=("single", "batched"), default="single",
+                   help="single: each run through imitation's BC trainer; batched: bc/bc_clean budget cells that "
+                        "differ only in seed train as one stacked model (other cells as single; local backend only)")
     p.add_argument("--ray-address", default=None, metavar="ADDR",
                    help="Ray cluster to join (e.g. 'auto' or 'ray://host:10001'); default: a local instance with --jobs CPUs")
     p.add_argument("--seeds", type=_jobs, default=None, metavar="N",
@@ -217,7 +220,8 @@ def _sweep(args: argparse.Namespace, config: Any) -> int:
     check_directory_name(args.out)  # before the --yes prompt; "" would mean the current directory
     _confirm_grid(len(config.cells), args.yes)
     summary = run_sweep(config, args.out, jobs=args.jobs, backend=args.backend, ray_address=args.ray_address,
-                        progress=False if args.no_progress else None, adopt=args.adopt)
+                        progress=False if args.no_progress else None, adopt=args.adopt,
+                        engine=args.engine)
     print(f"{config.name}: {summary.line()}; results in {Path(args.out) / 'results.jsonl'}")
     for err in summary.errors:
         print(f"failed: {err}", file=sys.stderr)

@@ -325,3 +325,42 @@ def test_a_digest_list_of_the_wrong_length_is_refused(saved, tmp_path) -> None:
     (root / METADATA_FILE).write_text(json.dumps(meta))
     with pytest.raises(ValueError, match=rf"'{DIGESTS}' must list one sha256 per trajectory \({len(saved[1])}\)"):
         load_demonstrations(root, LOCK, seed=3, env_kwargs=KW)
+
+
+@pytest.mark.parametrize("env_id, env_kwargs, budget, clean", [
+    (LOCK, dict(horizon=20, noise="uniform", epsilon=0.2), 600, False),
+    (LOCK, KW, 97, True),
+    ("NoisyExpert/Pendulum-v1", {}, 450, False),
+])
+def test_counting_steps_as_they_come_collects_imitations_demonstrations(monkeypatch, env_id, env_kwargs, budget,
+                                                                       clean) -> None:
+    from imitation.data import rollout
+
+    from baselines.core.task import Task
+    from baselines.learners import bc
+
+    ours = bc.collect_demonstrations(Task(env_id, dict(env_kwargs)), budget, 4, clean=clean)
+    monkeypatch.setattr(bc, "EnoughSteps", lambda n: rollout.make_sample_until(min_timesteps=n))
+    reference = bc.collect_demonstrations(Task(env_id, dict(env_kwargs)), budget, 4, clean=clean)
+    assert ours[1] == reference[1] == budget and len(ours[0]) == len(reference[0]) > 1
+    for a, b in zip(ours[0], reference[0]):
+        np.testing.assert_array_equal(a.obs, b.obs)
+        np.testing.assert_array_equal(a.acts, b.acts)
+
+
+def test_enough_steps_answers_as_imitation_on_a_growing_list() -> None:
+    from types import SimpleNamespace
+
+    from imitation.data import rollout
+
+    from baselines.learners.bc import EnoughSteps
+
+    ours, reference = EnoughSteps(10), rollout.make_sample_until(min_timesteps=10)
+    trajectories: list = []
+    answers = []
+    for length in [0, 3, 0, 0, 4, 0, 2, 1, 5]:  # 0: no trajectory finished at this step
+        if length:
+            trajectories.append(SimpleNamespace(obs=np.zeros(length + 1)))
+        answers.append((ours(trajectories), reference(trajectories)))
+    assert [a for a, _ in answers] == [b for _, b in answers] and answers[-1] == (True, True)
+    assert not answers[4][0]

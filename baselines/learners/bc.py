@@ -37,6 +37,28 @@ class _CollectionOrder(np.random.Generator):
         return None
 
 
+class EnoughSteps:
+    """imitation's ``make_sample_until(min_timesteps=n)``, counted as the trajectories come.
+
+    ``generate_trajectories`` asks after every env step whether the finished trajectories hold
+    ``n`` transitions; imitation's answer re-sums all of them each time (quadratic in the number
+    of episodes: a fifth of collecting 2000 labels on CombinationLock H=20). The list it asks about
+    only grows by appending, so the trajectories already counted are not counted again: the same
+    answers, so the same demonstrations.
+    """
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.counted = 0
+        self.steps = 0
+
+    def __call__(self, trajectories: list[types.TrajectoryWithRew]) -> bool:
+        for trajectory in trajectories[self.counted:]:
+            self.steps += len(trajectory.obs) - 1
+        self.counted = len(trajectories)
+        return self.steps >= self.n
+
+
 def collect_demonstrations(
     task: Task, budget: int, seed: int, *, clean: bool = False, expert: OraclePolicy | None = None
 ) -> tuple[list[types.TrajectoryWithRew], int]:
@@ -59,7 +81,7 @@ def collect_demonstrations(
     trajectories = rollout.generate_trajectories(
         expert,
         venv,
-        rollout.make_sample_until(min_timesteps=budget),
+        EnoughSteps(budget),
         rng=_CollectionOrder(np.random.PCG64(seeds.learner_rng().integers(2**63))),
         deterministic_policy=True,
     )
@@ -86,6 +108,19 @@ def fit(
                                   loss=loss)
         trainer.set_demonstrations(ShuffledBatches(obs, acts, batch_size, rng))
         trainer.train(n_batches=updates, progress_bar=False, log_interval=updates + 1)
+
+
+@dataclass(frozen=True)
+class Demonstrations:
+    """One run's labelled states and how they are fitted: ``targets`` are the labels (or, for loss
+    ``forward_kl``, the teacher's probability rows); ``accounting.updates`` gradient steps of batch
+    ``batch_size``."""
+
+    obs: np.ndarray
+    targets: np.ndarray
+    loss: str
+    batch_size: int
+    accounting: Accounting
 
 
 class BC:
@@ -121,8 +156,9 @@ class BC:
             raise ValueError(f"sft_logits trains on the teacher's action probabilities and needs Discrete actions; "
                              f"{task.env_id} has {task.action_space}")
 
-    def train(self, policy: ActorCriticPolicy, task: Task, *, budget: int, seed: int, settings: BC.Settings,
-              on_round: OnRound | None = None) -> Accounting:
+    def prepare(self, task: Task, *, budget: int, seed: int, settings: BC.Settings) -> Demonstrations:
+        """Collect this run's demonstrations and fix its training: what :meth:`train` fits on (the
+        batched engine, :mod:`baselines.learners.batched`, fits many seeds' at once)."""
         recorder = DistributionRecorder(task.oracle(RunSeeds(seed).oracle), budget) if self.distribution else None
         demos, labels = collect_demonstrations(task, budget, seed, clean=self.clean, expert=recorder)
         transitions = rollout.flatten_trajectories(demos)
@@ -132,10 +168,16 @@ class BC:
             updates = max(settings.min_updates, settings.epochs * len(transitions) // batch_size)  # type: ignore[operator]  (resolved: never None here)
         else:
             updates = equal_updates(labels, settings.updates_per_label)
-        fit(policy, transitions.obs, targets, updates=updates, batch_size=batch_size, lr=settings.lr,
-            ent_weight=settings.ent_weight, rng=RunSeeds(seed).learner_rng(),
-            loss="sampled" if recorder is None else "forward_kl")
         accounting = Accounting(labels_used=labels, env_steps=labels, updates=updates, episodes=len(demos), rounds=1)
+        return Demonstrations(transitions.obs, targets, "sampled" if recorder is None else "forward_kl", batch_size,
+                              accounting)
+
+    def train(self, policy: ActorCriticPolicy, task: Task, *, budget: int, seed: int, settings: BC.Settings,
+              on_round: OnRound | None = None) -> Accounting:
+        data = self.prepare(task, budget=budget, seed=seed, settings=settings)
+        accounting = data.accounting
+        fit(policy, data.obs, data.targets, updates=accounting.updates, batch_size=data.batch_size, lr=settings.lr,
+            ent_weight=settings.ent_weight, rng=RunSeeds(seed).learner_rng(), loss=data.loss)
         if on_round is not None:
             on_round(policy, accounting)
         return accounting

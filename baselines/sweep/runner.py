@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import math
 import multiprocessing
 import os
 import sys
@@ -22,12 +23,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from baselines.sweep.cells import BudgetCell, Cell
+from baselines.sweep.cells import BudgetCell, Cell, cell_key
 from baselines.sweep.config import ConfigError, SweepConfig, config_diff
 from baselines.sweep.progress import make_progress
 from baselines.sweep.store import ResultStore, config_fingerprint, describe_failure, make_record
 
 BACKENDS = ("local", "ray")
+#: ``single``: each run through imitation's BC trainer (the reference); ``batched``: the budget cells of
+#: ``bc``/``bc_clean`` with the MLP policy that differ only in seed train together as one stacked model
+#: (:mod:`baselines.learners.batched`), every other cell as with ``single``.
+ENGINES = ("single", "batched")
+#: At most this many trainings share one batched job (bounds its memory and keeps the pool busy).
+MAX_BATCH = 64
 
 
 @dataclass
@@ -76,19 +83,82 @@ def trained_for(cell: BudgetCell) -> Any:
     return trained
 
 
-def execute_cell(cell: Cell) -> dict[str, Any]:
-    """Run one cell (:meth:`Cell.execute`) and return its store record (``error`` on any exception)."""
+def execute_cell(cell: Cell, engine: str = "single") -> dict[str, Any]:
+    """Run one cell (:meth:`Cell.execute`) and return its store record (``error`` on any exception);
+    an ``ok`` record names the ``engine`` that trained it."""
     start = time.perf_counter()
     try:
         fields = cell.execute()
     except Exception as err:  # noqa: BLE001  (recorded, and the sweep goes on)
         return _error_record(cell, err, time.perf_counter() - start)
-    return make_record(cell, cell.key(), "ok", **fields)
+    return make_record(cell, cell.key(), "ok", engine=engine, **fields)
 
 
 def execute_cells(cells: list[Cell]) -> list[dict[str, Any]]:
     """:func:`execute_cell` for cells that share one training, in one process (so it is trained once)."""
     return [execute_cell(cell) for cell in cells]
+
+
+def execute_batch(cells: list[BudgetCell]) -> list[dict[str, Any]]:
+    """Train the distinct trainings of ``cells`` (budget cells that differ only in seed and evaluation)
+    as one batch on the batched engine, then evaluate each cell on its training; the records of every
+    cell are ``error`` records if the batch's training raises."""
+    from baselines.learners.batched import train_batched
+
+    first: dict[str, BudgetCell] = {}
+    for cell in cells:
+        first.setdefault(cell.training_key(), cell)
+    start = time.perf_counter()
+    try:
+        trainings = dict(zip(first, train_batched([_spec(cell) for cell in first.values()])))
+    except Exception as err:  # noqa: BLE001  (recorded, and the sweep goes on)
+        return [_error_record(cell, err, time.perf_counter() - start) for cell in cells]
+    records = []
+    for cell in cells:
+        _TRAINED[cell.training_key()] = trainings[cell.training_key()]  # what trained_for finds
+        records.append(execute_cell(cell, engine="batched"))
+    return records
+
+
+def _spec(cell: BudgetCell) -> Any:
+    """The cell's checked :class:`~baselines.core.run.RunSpec` (checked here for a cell read back from a record)."""
+    from baselines.core.run import RunSpec
+
+    if cell.spec is not None:
+        return cell.spec
+    return RunSpec.check(cell.algo, cell.env_id, budget=cell.budget, seed=cell.seed, eval_episodes=cell.eval_episodes,
+                         deterministic_eval=cell.deterministic_eval, **cell.run_arguments())
+
+
+def engine_of(cell: Cell, engine: str) -> str:
+    """The engine that trains ``cell`` in a sweep run with ``engine`` (``batched`` only batches what it can)."""
+    from baselines.learners.batched import batchable
+
+    batched = engine == "batched" and isinstance(cell, BudgetCell) and batchable(cell.algo, cell.policy)
+    return "batched" if batched else "single"
+
+
+def _batch_groups(cells: list[Cell], jobs: int) -> list[tuple[Callable[[list[Cell]], list[dict[str, Any]]], list[Cell]]]:
+    """``(executor, cells)`` jobs of the batched engine: the cells it batches, grouped by everything
+    but seed and evaluation into batches of at most :data:`MAX_BATCH` trainings (more, smaller ones
+    when there are fewer batches than ``jobs``); every other cell grouped as :func:`_training_groups`."""
+    batches: dict[str, list[list[Cell]]] = {}
+    others = []
+    for cell in cells:
+        if engine_of(cell, "batched") == "single":
+            others.append(cell)
+            continue
+        key = cell_key({k: v for k, v in cell.as_dict().items()
+                        if k not in ("label", "deterministic_eval", "eval_episodes", "seed")})
+        batches.setdefault(key, []).append(cell)
+    out: list[tuple[Callable[[list[Cell]], list[dict[str, Any]]], list[Cell]]] = []
+    for batch in batches.values():
+        trainings = _training_groups(batch)
+        pieces = min(len(trainings), max(math.ceil(len(trainings) / MAX_BATCH), math.ceil(jobs / len(batches))))
+        size = math.ceil(len(trainings) / pieces)
+        for i in range(0, len(trainings), size):
+            out.append((execute_batch, [cell for group in trainings[i:i + size] for cell in group]))
+    return out + [(execute_cells, group) for group in _training_groups(others)]
 
 
 def _training_groups(cells: list[Cell]) -> list[list[Cell]]:
@@ -177,17 +247,19 @@ class _Interrupts:
 START_METHOD = os.environ.get("NOISY_EXPERT_BENCH_START_METHOD", "fork")
 
 
-def _run_local(cells: list[dict[str, Any]], jobs: int) -> Iterator[dict[str, Any]]:
+def _run_local(cells: list[dict[str, Any]], jobs: int, engine: str = "single") -> Iterator[dict[str, Any]]:
     """Start the runs now (so workers fork before the progress bar's thread exists), yield records as they finish."""
+    groups = _batch_groups(cells, jobs) if engine == "batched" else [(execute_cells, g) for g in _training_groups(cells)]
     if jobs == 1:  # in-process: no pool start-up; results are identical (each run seeds everything)
         _TRAINED.clear()  # trainings are reused within one sweep only (pool workers start empty)
-        return (execute_cell(cell) for cell in cells)
+        if engine == "single":
+            return (execute_cell(cell) for cell in cells)
+        return (record for executor, group in groups for record in executor(group))
     ctx = multiprocessing.get_context(START_METHOD)
     if START_METHOD == "forkserver":
         ctx.set_forkserver_preload(["baselines.core.run", "baselines.sweep.runner"])
-    groups = _training_groups(cells)
     pool = ProcessPoolExecutor(max_workers=min(jobs, len(groups)), mp_context=ctx, initializer=_worker_init)
-    pending: dict[Future, list[dict[str, Any]]] = {pool.submit(execute_cells, group): group for group in groups}
+    pending: dict[Future, list[dict[str, Any]]] = {pool.submit(executor, group): group for executor, group in groups}
     return _drain_pool(pool, pending)
 
 
@@ -287,11 +359,34 @@ def _check_backend(backend: str) -> None:
             raise ConfigError("--backend ray needs Ray: pip install 'noisy-expert-envs[ray]'") from None
 
 
-def _check_resumable(store: ResultStore, new: dict[str, Any], adopt: bool) -> bool:
+def _check_engine(engine: str, backend: str) -> None:
+    if engine not in ENGINES:
+        raise ConfigError(f"unknown engine {engine!r}; valid choices: {list(ENGINES)}")
+    if engine == "batched" and backend == "ray":
+        raise ConfigError("--engine batched runs on the local backend only for now; use --engine single with --backend ray")
+
+
+def _check_engines(store: ResultStore, records: list[dict[str, Any]], engine: str) -> None:
+    """Refuse (``ConfigError``) to resume a store whose ``ok`` records were trained by another engine
+    than this sweep would train their cells with: a store's records of one cell kind never mix
+    engines (records without an ``engine`` field, written before it existed, are ``single``)."""
+    for line, record in enumerate(records, start=1):
+        if record["status"] != "ok":
+            continue
+        made, wanted = record.get("engine", "single"), engine_of(Cell.from_dict(record["cell"]), engine)
+        if made != wanted:
+            raise ConfigError(
+                f"{store.results_path}:{line}: record of {record['label']!r} seed {record['cell']['seed']} was trained "
+                f"by the {made!r} engine, this sweep (--engine {engine}) would train its cell with the {wanted!r} "
+                f"engine; resume with --engine {made}, or use a new --out directory (engines are not mixed in one store)")
+
+
+def _check_resumable(store: ResultStore, new: dict[str, Any], adopt: bool, engine: str = "single") -> bool:
     """Check that ``store`` may receive ``new``'s records; returns whether its config.yaml must be (re)written.
 
     Read-only: refuses (``ValueError``) a different stored config, records without a valid stored
-    config (unless ``adopt``), and any record that is not a valid record of ``new`` (naming its line).
+    config (unless ``adopt``), any record that is not a valid record of ``new`` (naming its line),
+    and records of another engine than ``engine`` would use (:func:`_check_engines`).
     """
     store.check_directory()
     try:
@@ -313,7 +408,8 @@ def _check_resumable(store: ResultStore, new: dict[str, Any], adopt: bool) -> bo
                 f"{store.config_path} holds a different config (first difference at key {diff!r}); "
                 "use a new --out directory for a different sweep"
             )
-    store.read(config_fingerprint(new))  # every record must belong to this config
+    records = store.read(config_fingerprint(new))  # every record must belong to this config
+    _check_engines(store, records.records, engine)
     return stored is None
 
 
@@ -327,6 +423,7 @@ def run_sweep(
     progress: bool | None = None,
     adopt: bool = False,
     on_record: Callable[[dict[str, Any]], None] | None = None,
+    engine: str = "single",
 ) -> SweepSummary:
     """Run the cells of ``config`` not yet done in ``out_dir``; returns a :class:`SweepSummary`.
 
@@ -338,19 +435,21 @@ def run_sweep(
     refuses a directory another sweep is writing to. ``progress=None``: a tqdm bar on a terminal, else a
     line per finished run (rate-limited) and a heartbeat line at least every 20 s; ``False``: neither.
     SIGINT or SIGTERM stops the workers at once and raises :class:`SweepInterrupted` (records already
-    appended stay whole; the interrupted runs are run on resume).
+    appended stay whole; the interrupted runs are run on resume). ``engine`` is one of :data:`ENGINES`
+    (``batched``: local backend only); a store whose records another engine trained is refused.
     """
     _check_backend(backend)
+    _check_engine(engine, backend)
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ConfigError(f"jobs must be an integer >= 1, got {jobs!r}")
     start = time.perf_counter()
     new = _normalized(config.raw)
     fingerprint = sweep_fingerprint(config)
     store = ResultStore(out_dir)
-    _check_resumable(store, new, adopt)  # before the lock creates anything
+    _check_resumable(store, new, adopt, engine)  # before the lock creates anything
     store.lock()
     try:
-        write = _check_resumable(store, new, adopt)  # again under the lock: another sweep may have written
+        write = _check_resumable(store, new, adopt, engine)  # again under the lock: another sweep may have written
         records = store.open_for_append(fingerprint)
         store.write_config(new, replace=write and store.config_path.exists())
         done = records.latest_ok()
@@ -365,7 +464,7 @@ def run_sweep(
             return summary
         with _Interrupts() as interrupts:
             # The stream starts the runs (local workers fork now, before the progress thread exists).
-            stream = _run_ray(todo, jobs, ray_address) if backend == "ray" else _run_local(todo, jobs)
+            stream = _run_ray(todo, jobs, ray_address) if backend == "ray" else _run_local(todo, jobs, engine)
             # closing(): an exception in this loop (a signal while appending) stops the workers now, not at gc.
             with contextlib.closing(stream), make_progress(len(todo), config.name, progress) as bar:
                 for record in stream:
@@ -387,5 +486,6 @@ def run_sweep(
         store.close()
 
 
-__all__ = ["BACKENDS", "SweepInterrupted", "SweepSummary", "execute_cell", "run_sweep", "sweep_fingerprint"]
+__all__ = ["BACKENDS", "ENGINES", "SweepInterrupted", "SweepSummary", "execute_batch", "execute_cell", "run_sweep",
+           "sweep_fingerprint"]
 

@@ -45,6 +45,7 @@ TINY = {
     "name": "tiny-engine",
     "envs": [{"id": LOCK, "kwargs": {"noise": "uniform", "epsilon": 0.2}, "grid": {"horizon": [2, 3]}}],
     "algorithms": [{"name": "bc", "updates_per_label": 0.5},
+                   {"name": "bc_clean", "updates_per_label": 0.5, "label": "bc-clean"},  # its labels are clean ones
                    {"name": "opd", "updates_per_label": 0.5, "label": "opd-sampled"}],
     "budgets": [40],
     "seeds": 3,
@@ -161,10 +162,13 @@ def test_a_batched_sweep_writes_the_single_sweeps_records_and_names_its_engine(t
     run_sweep(parse_config(copy.deepcopy(TINY)), tmp_path / "single", progress=False)
     summary = run_sweep(parse_config(copy.deepcopy(TINY)), tmp_path / "batched", jobs=jobs, engine="batched",
                         progress=False)
-    assert (summary.ok, summary.failed) == (12, 0)
+    assert (summary.ok, summary.failed) == (18, 0)
     assert _comparable(tmp_path / "batched" / "results.jsonl") == _comparable(tmp_path / "single" / "results.jsonl")
-    engines = {(r["label"], r["engine"]) for r in read_records(tmp_path / "batched" / "results.jsonl").records}
-    assert engines == {("bc(updates_per_label=0.5)", "batched"), ("opd-sampled", "single")}  # opd is not batched
+    batched = read_records(tmp_path / "batched" / "results.jsonl").records
+    engines = {(r["label"], r["engine"]) for r in batched}
+    assert engines == {("bc(updates_per_label=0.5)", "batched"), ("bc-clean", "batched"),
+                       ("opd-sampled", "single")}  # opd is not batched
+    assert {r["clean_labels_used"] for r in batched if r["label"] == "bc-clean"} == {40}  # counted by the oracles
     assert {r["engine"] for r in read_records(tmp_path / "single" / "results.jsonl").records} == {"single"}
 
 
@@ -182,7 +186,7 @@ def test_resuming_with_the_other_engine_is_refused_naming_both(tmp_path):
     (out / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
     with pytest.raises(ConfigError, match="by the 'single' engine"):
         run_sweep(parse_config(copy.deepcopy(TINY)), out, engine="batched", progress=False)
-    assert run_sweep(parse_config(copy.deepcopy(TINY)), out, progress=False).skipped == 12
+    assert run_sweep(parse_config(copy.deepcopy(TINY)), out, progress=False).skipped == 18
 
 
 def test_a_batched_store_resumed_single_is_refused(tmp_path):
@@ -190,7 +194,7 @@ def test_a_batched_store_resumed_single_is_refused(tmp_path):
     run_sweep(parse_config(copy.deepcopy(TINY)), out, engine="batched", progress=False)
     with pytest.raises(ConfigError, match="by the 'batched' engine.*--engine single"):
         run_sweep(parse_config(copy.deepcopy(TINY)), out, progress=False)
-    assert run_sweep(parse_config(copy.deepcopy(TINY)), out, engine="batched", progress=False).skipped == 12
+    assert run_sweep(parse_config(copy.deepcopy(TINY)), out, engine="batched", progress=False).skipped == 18
 
 
 @pytest.mark.parametrize("kwargs, words", [

@@ -298,7 +298,7 @@ def train_batched(specs: Sequence[Any]) -> list[Any]:
     :func:`~baselines.core.run.train_spec` would (``wall_time_s``: the batch's training time over
     its seeds). ``ValueError`` for specs the engine does not batch, before any work."""
     from baselines.core.policies import make_policy
-    from baselines.core.run import Trained, torch_threads
+    from baselines.core.run import Trained, check_accounting, torch_threads
     from baselines.core.seeds import RunSeeds
     from baselines.core.task import Task
     from baselines.learners import check_learner_fits, get_learner
@@ -315,17 +315,21 @@ def train_batched(specs: Sequence[Any]) -> list[Any]:
             seeds = RunSeeds(spec.seed)
             seeds.seed_global()
             policy = make_policy(task, spec.policy, spec.policy_kwargs)
-            data = get_learner(spec.algo).prepare(task, budget=spec.budget, seed=spec.seed, settings=spec.settings)
+            # The oracles' count is the cost, as in train_spec: all of a seed's labels are drawn here.
+            with task.metered(spec.budget) as meter:
+                data = get_learner(spec.algo).prepare(task, budget=spec.budget, seed=spec.seed,
+                                                      settings=spec.settings)
+            check_accounting(spec.algo, data.accounting, meter, "prepare() returned")
             # Training draws no torch random numbers, so this is the state train_spec ends with.
-            prepared.append((task, policy, data, th.get_rng_state()))
-        policies = [policy for _, policy, _, _ in prepared]
+            prepared.append((task, policy, data, th.get_rng_state(), meter.clean_labels))
+        policies = [policy for _, policy, *_ in prepared]
         actor = StackedActor(policies)
-        runs = [_seed_run(policy, data, spec.seed) for spec, (_, policy, data, _) in zip(specs, prepared)]
+        runs = [_seed_run(policy, data, spec.seed) for spec, (_, policy, data, *_) in zip(specs, prepared)]
         fit_stacked(actor, runs, lr=settings.lr, ent_weight=settings.ent_weight)
         actor.write_back(policies)
     wall = (time.perf_counter() - start) / len(specs)
     return [Trained(spec.algo, spec.env_id, task, spec.budget, spec.seed, spec.settings, policy, data.accounting,
-                    wall, rng) for spec, (task, policy, data, rng) in zip(specs, prepared)]
+                    wall, rng, clean) for spec, (task, policy, data, rng, clean) in zip(specs, prepared)]
 
 
 def _seed_run(policy: ActorCriticPolicy, data: Any, seed: int) -> SeedRun:

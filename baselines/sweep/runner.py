@@ -438,8 +438,8 @@ def run_sweep(
     appended stay whole; the interrupted runs are run on resume). ``engine`` is one of :data:`ENGINES`
     (``batched``: local backend only); a store whose records another engine trained is refused.
     """
+    _check_engine(engine, backend)  # the arguments' combination first, then whether Ray is installed
     _check_backend(backend)
-    _check_engine(engine, backend)
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ConfigError(f"jobs must be an integer >= 1, got {jobs!r}")
     start = time.perf_counter()

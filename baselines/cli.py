@@ -27,14 +27,20 @@ class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaults
     pass
 
 
-def _jobs(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {value}")
-    return value
+def _integer(minimum: int) -> Any:
+    """An argparse type: an integer >= ``minimum``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {value}")
+        return value
+    return parse
+
+
+_jobs = _integer(1)
 
 
 def _target(text: str) -> float:
@@ -169,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     diag.add_argument("env_id", metavar="ENV_ID", help="a registered id, e.g. NoisyExpert/CombinationLock-v0")
     diag.add_argument("kwargs", nargs="*", metavar="key=value", help="env keyword arguments (values parsed as YAML)")
     diag.add_argument("--episodes", type=_jobs, default=20, metavar="N", help="seeded episodes per expert")
-    diag.add_argument("--seed", type=int, default=0, help="first episode seed")
+    diag.add_argument("--seed", type=_integer(0), default=0, help="first episode seed")
     diag.add_argument("--json", action="store_true", help="print JSON instead of text")
 
     _command(
@@ -195,7 +201,10 @@ def _parse_kwargs(items: list[str]) -> dict[str, Any]:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise UsageError(f"expected key=value, got {item!r}")
-        out[key] = yaml.safe_load(value)
+        try:
+            out[key] = yaml.safe_load(value)
+        except yaml.YAMLError as err:
+            raise UsageError(f"{item!r}: the value is not valid YAML ({str(err).splitlines()[0]})") from None
     return out
 
 

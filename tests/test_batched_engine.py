@@ -144,6 +144,8 @@ def test_a_stopped_seed_does_not_move_even_with_momentum():
     (lambda: [RunSpec.check("bc", LOCK, budget=20, seed=0, policy="transformer")], ["'transformer'", "'mlp'"]),
     (lambda: [_spec(0, 20), _spec(1, 20, lr=0.01)], ["differ only in seed and budget", "settings"]),
     (lambda: [_spec(0, 20), _spec(0, 30)], ["distinct seeds", "[0, 0]"]),
+    (lambda: [RunSpec.check("bc", "NoisyExpert/Pendulum-v1", budget=20, seed=0, policy_kwargs={"use_sde": True})],
+     ["'use_sde'", "['net_arch']"]),
 ])
 def test_a_batch_the_engine_cannot_train_is_refused_before_any_work(specs, words):
     with pytest.raises(ValueError) as err:
@@ -261,3 +263,11 @@ def test_the_engines_agree_statistically_over_24_seeds(tmp_path):
         print(f"single median {np.median(a)}, batched median {np.median(b)}, "
               f"{int(np.sum(a != b))} of 24 seeds differ")
     assert sum(t <= config["budgets"][-1] for t in t_single.values()) >= 12  # mostly reached: a real comparison
+
+
+def test_cells_whose_policy_kwargs_the_engine_cannot_stack_stay_single(tmp_path):
+    raw = {"name": "sde", "envs": [{"id": "NoisyExpert/Pendulum-v1"}], "seeds": 2, "budgets": [30], "eval_episodes": 1,
+           "policy_kwargs": {"use_sde": True}, "algorithms": [{"name": "bc", "updates_per_label": 0.5}]}
+    summary = run_sweep(parse_config(raw), tmp_path, engine="batched", progress=False)
+    assert (summary.ok, summary.failed) == (2, 0)
+    assert {r["engine"] for r in read_records(tmp_path / "results.jsonl").records} == {"single"}

@@ -302,11 +302,18 @@ def _bomb(levels: int) -> str:
     return "description:\n" + "\n".join(lines) + "\n"
 
 
+def _deep_aliases(anchors: int) -> str:
+    """Anchors each nesting an alias of the one before 45 levels down: shallow as composed, deep expanded."""
+    return "description:\n" + "".join(
+        f"  - &d{k} " + "[" * 45 + (f"*d{k - 1}" if k else "0") + "]" * 45 + "\n" for k in range(anchors))
+
+
 @pytest.mark.parametrize("extra, words", [
     (lambda: "description: " + "x" * 1_000_000 + "\n", ["refused", "bytes, more than the 1_000_000-byte cap"]),
     (lambda: _bomb(9), ["refused", "more than 100_000 nodes with aliases expanded", "line"]),
     (lambda: "description: " + "[" * 20_000 + "]" * 20_000 + "\n", ["refused", "nested deeper than 50 levels"]),
     (lambda: "description: &a [1, *a]\n", ["refused", "recursive alias"]),
+    (lambda: _deep_aliases(60), ["refused", "nested deeper than 50 levels with aliases expanded"]),
 ])
 @pytest.mark.parametrize("flags", [[], ["--seeds", "1"]])  # the file read directly, and read for --seeds/--set
 def test_unbounded_configs_exit_2_naming_the_file_before_anything_is_written(tmp_path, capsys, extra, words, flags):
@@ -369,6 +376,7 @@ def test_large_grid_threshold_is_in_the_help(capsys):
     (["diagnose", "NoisyExpert/CombinationLock-v0", "horizon=-3"], "horizon"),
     (["diagnose", "NoisyExpert/NoSuchTask-v0"], "NoSuchTask"),
     (["diagnose", "NoisyExpert/CombinationLock-v0", "horizon"], "expected key=value"),
+    (["diagnose", "NoisyExpert/CombinationLock-v0", "horizon=[3"], "not valid YAML"),
 ])
 def test_bad_input_on_the_command_line_is_one_line_and_exit_2(argv, named, capsys):
     assert main(argv) == 2
@@ -406,3 +414,16 @@ def test_a_report_s_write_fault_names_the_file(tmp_path):
                           env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
     assert done.returncode == 2, done.stderr
     assert done.stderr.count("\n") == 1 and done.stderr.endswith(f"{store / 'fits.json'}: File too large\n")
+
+
+def test_a_config_without_a_size_to_stat_is_read_no_further_than_the_cap(tmp_path, capsys):
+    # /dev/zero reports size 0 and never ends: only the cap's bytes are read, then it is refused
+    assert main(["run", "/dev/zero", "--out", str(tmp_path / "out")]) == 2
+    _one_line_error(capsys, "config '/dev/zero' refused: more than the 1_000_000-byte cap")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_negative_diagnose_seed_is_refused_by_the_parser(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["diagnose", "NoisyExpert/CombinationLock-v0", "horizon=3", "--seed", "-1"])
+    assert exit_.value.code == 2 and "--seed: must be an integer >= 0, got -1" in capsys.readouterr().err

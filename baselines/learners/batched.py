@@ -42,9 +42,15 @@ ADAM_EPS = 1e-8
 _INDEX_CHUNK = 256
 
 
-def batchable(algo: str, policy: Any) -> bool:
-    """Whether the batched engine trains runs of ``algo`` with ``policy`` (a name or ``None``)."""
-    return algo in BATCHED_ALGOS and policy in (None, "mlp")
+#: The MLP ``policy_kwargs`` the engine stacks; any other (``use_sde``, a features extractor, ...) may
+#: build a policy it cannot stack, so such runs stay on the single engine instead of failing.
+BATCHED_POLICY_KWARGS = frozenset({"net_arch"})
+
+
+def batchable(algo: str, policy: Any, policy_kwargs: dict[str, Any] | None = None) -> bool:
+    """Whether the batched engine trains runs of ``algo`` with ``policy`` (a name or ``None``) and
+    ``policy_kwargs``."""
+    return algo in BATCHED_ALGOS and policy in (None, "mlp") and set(policy_kwargs or {}) <= BATCHED_POLICY_KWARGS
 
 
 def batch_indices(n: int, batch_size: int, updates: int, rng: np.random.Generator) -> np.ndarray:
@@ -350,9 +356,10 @@ def check_batch(specs: Sequence[Any]) -> None:
     if not specs:
         raise ValueError("a batch needs at least one run")
     first = specs[0]
-    if not batchable(first.algo, first.policy):
-        raise ValueError(f"the batched engine trains algorithms {list(BATCHED_ALGOS)} with policy 'mlp'; got "
-                         f"{first.algo!r} with policy {first.policy!r}")
+    if not batchable(first.algo, first.policy, first.policy_kwargs):
+        raise ValueError(f"the batched engine trains algorithms {list(BATCHED_ALGOS)} with policy 'mlp' and "
+                         f"policy_kwargs among {sorted(BATCHED_POLICY_KWARGS)}; got {first.algo!r} with policy "
+                         f"{first.policy!r} and policy_kwargs {first.policy_kwargs!r}")
     shared = ("algo", "env_id", "settings", "env_kwargs", "policy", "policy_kwargs")
     for spec in specs[1:]:
         for name in shared:

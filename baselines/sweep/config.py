@@ -419,6 +419,9 @@ def _strict_loader() -> type:
             super().__init__(stream)
             self._depth = 0
             self._sizes: dict[int, int] = {}  # id(node) -> its subtree's node count, aliases expanded
+            # id(node) -> its subtree's depth, aliases expanded: an anchor nesting aliases of anchors
+            # is deep once expanded though no composed node is (the composer's own depth is _depth)
+            self._heights: dict[int, int] = {}
 
         def compose_node(self, parent: Any, index: Any) -> Any:
             mark = self.peek_event().start_mark
@@ -439,7 +442,10 @@ def _strict_loader() -> type:
             size = 1 + sum(self._sizes[id(child)] for child in children)
             if size > MAX_CONFIG_NODES:
                 raise ConfigRefused(f"more than {MAX_CONFIG_NODES:_} nodes with aliases expanded", mark)
-            self._sizes[id(node)] = size
+            height = 1 + max((self._heights[id(child)] for child in children), default=0)
+            if height > MAX_CONFIG_DEPTH:
+                raise ConfigRefused(f"nested deeper than {MAX_CONFIG_DEPTH} levels with aliases expanded", mark)
+            self._sizes[id(node)], self._heights[id(node)] = size, height
             return node
 
         def construct_mapping(self, node: Any, deep: bool = False) -> Any:
@@ -492,11 +498,16 @@ def safe_load_yaml(text: str, source: str, *, max_bytes: int = MAX_CONFIG_BYTES)
 
 def read_config_text(path: str | Path) -> str:
     """The text of a config file; ``ConfigError`` naming it if unreadable, not UTF-8, or larger than
-    :data:`MAX_CONFIG_BYTES` (checked before it is read)."""
+    :data:`MAX_CONFIG_BYTES` (no more than that is read: a pipe or device has no size to check first)."""
     path = Path(path)
     try:
         _check_size(str(path), path.stat().st_size, MAX_CONFIG_BYTES)
-        return path.read_text()
+        with open(path, "rb") as f:
+            data = f.read(MAX_CONFIG_BYTES + 1)
+        if len(data) > MAX_CONFIG_BYTES:
+            raise ConfigError(f"config {str(path)!r} refused: more than the {MAX_CONFIG_BYTES:_}-byte cap "
+                              "(sweep configs are a few kB)")
+        return data.decode("utf-8")
     except OSError as err:
         raise ConfigError(f"cannot read config {str(path)!r}: {err.strerror}") from None
     except UnicodeDecodeError:

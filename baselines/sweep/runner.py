@@ -134,7 +134,8 @@ def engine_of(cell: Cell, engine: str) -> str:
     """The engine that trains ``cell`` in a sweep run with ``engine`` (``batched`` only batches what it can)."""
     from baselines.learners.batched import batchable
 
-    batched = engine == "batched" and isinstance(cell, BudgetCell) and batchable(cell.algo, cell.policy)
+    batched = engine == "batched" and isinstance(cell, BudgetCell) and batchable(cell.algo, cell.policy,
+                                                                               cell.policy_kwargs)
     return "batched" if batched else "single"
 
 
@@ -184,6 +185,9 @@ def _worker_init() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     torch.set_num_threads(1)
+    # A forked worker inherits the parent's trainings (e.g. an earlier in-process sweep's, maybe by
+    # the other engine): reuse starts empty in every worker, as within one sweep.
+    _TRAINED.clear()
 
 
 class SweepInterrupted(KeyboardInterrupt):

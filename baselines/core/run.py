@@ -164,19 +164,30 @@ def train(
                                     policy_kwargs=policy_kwargs, **settings), on_round)
 
 
-def train_spec(spec: RunSpec, on_round: OnRound | None = None) -> Trained:
-    """Train a checked :class:`RunSpec` (its arguments are not checked again; the task is built here)."""
-    algo, env_id, budget, seed, chosen, policy, policy_kwargs = (
-        spec.algo, spec.env_id, spec.budget, spec.seed, spec.settings, spec.policy, spec.policy_kwargs)
-    learner = get_learner(algo)
-    task = Task(env_id, dict(spec.env_kwargs))
-    check_learner_fits(algo, task, budget, chosen)
-    seeds = RunSeeds(seed)
-    start = time.perf_counter()
+@contextlib.contextmanager
+def training_scope() -> Iterator[None]:
+    """How every training runs: one torch thread, SB3's tensor-conversion warning silenced."""
     with torch_threads(1), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Converting a tensor with requires_grad")
-        seeds.seed_global()
-        learner_policy = make_policy(task, policy, policy_kwargs)
+        yield
+
+
+def seeded_start(spec: RunSpec) -> tuple[Task, Any]:
+    """A checked spec's task (checked against its budget) and its learner policy, built after
+    seeding everything with the run seed: the start every engine shares."""
+    task = Task(spec.env_id, dict(spec.env_kwargs))
+    check_learner_fits(spec.algo, task, spec.budget, spec.settings)
+    RunSeeds(spec.seed).seed_global()
+    return task, make_policy(task, spec.policy, spec.policy_kwargs)
+
+
+def train_spec(spec: RunSpec, on_round: OnRound | None = None) -> Trained:
+    """Train a checked :class:`RunSpec` (its arguments are not checked again; the task is built here)."""
+    algo, env_id, budget, seed, chosen = spec.algo, spec.env_id, spec.budget, spec.seed, spec.settings
+    learner = get_learner(algo)
+    start = time.perf_counter()
+    with training_scope():
+        task, learner_policy = seeded_start(spec)
         # The oracles' count is the cost: a query past the budget raises inside the learner.
         with task.metered(budget) as meter:
             accounting = learner.train(learner_policy, task, budget=budget, seed=seed, settings=chosen,

@@ -24,7 +24,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-import warnings
 from typing import Any, Sequence
 
 import numpy as np
@@ -303,24 +302,16 @@ def train_batched(specs: Sequence[Any]) -> list[Any]:
     one stacked model; returns each one's :class:`~baselines.core.run.Trained`, as
     :func:`~baselines.core.run.train_spec` would (``wall_time_s``: the batch's training time over
     its seeds). ``ValueError`` for specs the engine does not batch, before any work."""
-    from baselines.core.policies import make_policy
-    from baselines.core.run import Trained, check_accounting, torch_threads
-    from baselines.core.seeds import RunSeeds
-    from baselines.core.task import Task
-    from baselines.learners import check_learner_fits, get_learner
+    from baselines.core.run import Trained, check_accounting, seeded_start, training_scope
+    from baselines.learners import get_learner
 
     check_batch(specs)
     settings = specs[0].settings
     start = time.perf_counter()
     prepared = []
-    with torch_threads(1), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Converting a tensor with requires_grad")
+    with training_scope():
         for spec in specs:  # each seed as train_spec starts it: seed, policy, then the learner's data
-            task = Task(spec.env_id, dict(spec.env_kwargs))
-            check_learner_fits(spec.algo, task, spec.budget, spec.settings)
-            seeds = RunSeeds(spec.seed)
-            seeds.seed_global()
-            policy = make_policy(task, spec.policy, spec.policy_kwargs)
+            task, policy = seeded_start(spec)
             # The oracles' count is the cost, as in train_spec: all of a seed's labels are drawn here.
             with task.metered(spec.budget) as meter:
                 data = get_learner(spec.algo).prepare(task, budget=spec.budget, seed=spec.seed,

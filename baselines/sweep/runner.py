@@ -68,15 +68,13 @@ TRAINED_CACHE_SIZE = 64
 
 
 def trained_for(cell: BudgetCell) -> Any:
-    """The training of a budget cell: reused from this process when one matches, else ``train``ed."""
-    from baselines.core.run import train, train_spec
+    """The training of a budget cell: reused from this process when one matches, else trained."""
+    from baselines.core.run import train_spec
 
     key = cell.training_key()
     trained = _TRAINED.pop(key, None)
-    if trained is None and cell.spec is not None:  # checked where the config entered
-        trained = train_spec(cell.spec)
-    elif trained is None:
-        trained = train(cell.algo, cell.env_id, budget=cell.budget, seed=cell.seed, **cell.run_arguments())
+    if trained is None:
+        trained = train_spec(_spec(cell))
     _TRAINED[key] = trained
     while len(_TRAINED) > TRAINED_CACHE_SIZE:
         _TRAINED.popitem(last=False)
@@ -121,7 +119,8 @@ def execute_batch(cells: list[BudgetCell]) -> list[dict[str, Any]]:
 
 
 def _spec(cell: BudgetCell) -> Any:
-    """The cell's checked :class:`~baselines.core.run.RunSpec` (checked here for a cell read back from a record)."""
+    """The cell's checked :class:`~baselines.core.run.RunSpec`: the config's (checked where it entered),
+    or, for a cell read back from a record, checked here."""
     from baselines.core.run import RunSpec
 
     if cell.spec is not None:

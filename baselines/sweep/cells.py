@@ -198,10 +198,11 @@ class BudgetCell(Cell):
     def describe(self) -> str:
         return f"budget={self.budget}"
 
-    def training_key(self) -> str:
-        """Cells that differ only in evaluation or label train the same policy: they share this key."""
+    def training_key(self, *, but: tuple[str, ...] = ()) -> str:
+        """Cells that differ only in evaluation or label train the same policy: they share this key
+        (``but``: fields that may differ too, e.g. ``("seed",)`` for the trainings of one batch)."""
         return cell_key({k: v for k, v in self.as_dict().items()
-                         if k not in ("label", "deterministic_eval", "eval_episodes")})
+                         if k not in ("label", "deterministic_eval", "eval_episodes", *but)})
 
     def execute(self) -> dict[str, Any]:
         from baselines.sweep.runner import trained_for

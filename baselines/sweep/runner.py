@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from baselines.sweep.cells import BudgetCell, Cell, cell_key
+from baselines.sweep.cells import BudgetCell, Cell
 from baselines.sweep.config import ConfigError, SweepConfig, config_diff
 from baselines.sweep.progress import make_progress
 from baselines.sweep.store import ResultStore, config_fingerprint, describe_failure, make_record
@@ -148,9 +148,7 @@ def _batch_groups(cells: list[Cell], jobs: int) -> list[tuple[Callable[[list[Cel
         if engine_of(cell, "batched") == "single":
             others.append(cell)
             continue
-        key = cell_key({k: v for k, v in cell.as_dict().items()
-                        if k not in ("label", "deterministic_eval", "eval_episodes", "seed")})
-        batches.setdefault(key, []).append(cell)
+        batches.setdefault(cell.training_key(but=("seed",)), []).append(cell)
     out: list[tuple[Callable[[list[Cell]], list[dict[str, Any]]], list[Cell]]] = []
     for batch in batches.values():
         trainings = _training_groups(batch)
